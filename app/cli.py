@@ -1,0 +1,172 @@
+"""The `edgewatch` command line (SPEC: run, check-config, detect)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app import __version__
+from app.config import Config, ConfigError, DetectorConfig, load_config
+from app.config.demo import demo_config
+from app.detect import Detector, DetectorError, open_detector
+from app.detect.base import Image
+
+EXIT_OK, EXIT_FATAL, EXIT_BAD_INPUT = 0, 1, 2
+MAX_IMAGE_BYTES = 64 << 20
+
+log = logging.getLogger("edgewatch")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    code: int = args.handler(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgewatch", description="Smart security camera edge appliance.")
+    parser.add_argument("--version", action="version", version=f"edgewatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the appliance (no --config: the embedded demo)")
+    run.add_argument("--config", type=Path, help="YAML config file")
+    run.set_defaults(handler=_cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_cmd_check_config)
+
+    detect = sub.add_parser("detect", help="one-shot detection on image files")
+    detect.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    detect.add_argument("--model", help="manifest name (person, coco, ...), name:variant, or a .tflite path")
+    detect.add_argument("--labels", help="label map for a model given by path")
+    detect.add_argument("--type", choices=("auto", "edgetpu", "cpu"), default="auto", help="detector backend")
+    detect.add_argument("--device", help="Edge TPU device: usb, usb:N, pci, pci:N")
+    detect.add_argument("--min-score", type=float, default=0.5, help="lowest score to print (default 0.5)")
+    detect.add_argument("--json", action="store_true", help="one JSON object per image")
+    detect.set_defaults(handler=_cmd_detect)
+    return parser
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{args.file}: ok ({len(config.cameras)} camera(s), {len(config.rules)} rule(s))")
+    return EXIT_OK
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.min_score <= 1.0:
+        print("edgewatch detect: --min-score must be within 0..1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        config = DetectorConfig(type=args.type, device=args.device, model=args.model, labels=args.labels)
+    except ValueError as exc:
+        print(f"edgewatch detect: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        detector = open_detector(config)
+    except DetectorError as exc:
+        print(f"edgewatch detect: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    code = EXIT_OK
+    try:
+        for path in args.images:
+            image = read_image(path)
+            if isinstance(image, str):
+                print(f"{path}: {image}", file=sys.stderr)
+                code = EXIT_BAD_INPUT
+                continue
+            _print_detections(path, image, detector, args.min_score, args.json)
+    finally:
+        detector.close()
+    return code
+
+
+def read_image(path: Path) -> Image | str:
+    """The decoded BGR image, or why it could not be read."""
+    try:
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            return f"larger than {MAX_IMAGE_BYTES >> 20} MiB"
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read: {exc.strerror}"
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report bad files ourselves
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        return "not a decodable image (corrupt or unsupported format)"
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def _print_detections(path: Path, image: Image, detector: Detector, min_score: float, as_json: bool) -> None:
+    result = detector.detect(image, min_score=min_score)
+    height, width = image.shape[:2]
+    if as_json:
+        record = {
+            "image": str(path),
+            "detections": [
+                {"label": d.label, "score": round(d.score, 4), "box": d.box.clip(width, height).as_list()}
+                for d in result.items
+            ],
+            "inference_ms": round(result.inference_ms, 2),
+            "backend": detector.info.backend,
+        }
+        print(json.dumps(record), flush=True)
+        return
+    found = ", ".join(
+        f"{d.label} {d.score:.2f} [{', '.join(f'{v:.0f}' for v in d.box.clip(width, height).as_list())}]"
+        for d in result.items
+    )
+    print(f"{path}: {found or 'nothing'} ({result.inference_ms:.1f} ms, {detector.info.backend})", flush=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        config: Config = load_config(args.config) if args.config else demo_config()
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.config is None:
+        log.info("no --config given: running the embedded demo")
+    try:
+        detector = open_detector(config.detector)
+    except DetectorError as exc:
+        log.error("detector: %s", exc)
+        return EXIT_FATAL
+    info = detector.info
+    log.info(
+        "edgewatch %s on node %s: detector %s on %s%s (%s)",
+        __version__,
+        config.node_id,
+        info.model,
+        info.backend,
+        f" [{info.device}]" if info.device else "",
+        info.runtime,
+    )
+    stop.wait()
+    detector.close()
+    log.info("stopped")
+    return EXIT_OK

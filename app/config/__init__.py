@@ -1,0 +1,33 @@
+"""Config: SPEC schema, YAML loading with positions, errors as FILE:LINE:COL."""
+
+from app.config.loader import ConfigError, load_config, parse_config
+from app.config.schema import (
+    ApiConfig,
+    CameraConfig,
+    Config,
+    DetectorConfig,
+    Mode,
+    MotionConfig,
+    MqttConfig,
+    RuleConfig,
+    ScheduleWindow,
+    StorageConfig,
+)
+from app.config.types import redact_url
+
+__all__ = [
+    "ApiConfig",
+    "CameraConfig",
+    "Config",
+    "ConfigError",
+    "DetectorConfig",
+    "Mode",
+    "MotionConfig",
+    "MqttConfig",
+    "RuleConfig",
+    "ScheduleWindow",
+    "StorageConfig",
+    "load_config",
+    "parse_config",
+    "redact_url",
+]

@@ -1,0 +1,165 @@
+"""The whole SPEC config as frozen pydantic models (unknown keys are errors).
+
+Each part of the appliance receives only its own slice (CameraConfig,
+DetectorConfig, ...). Validators here check shape and values only; they never
+probe hardware, files or the network.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from app.config.types import (
+    NAME_PATTERN,
+    NODE_ID_PATTERN,
+    ClockTime,
+    Duration,
+    Listen,
+    Network,
+    Polygon,
+    Source,
+)
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Mode(StrEnum):
+    HOME = "home"
+    AWAY = "away"
+    NIGHT = "night"
+    DISARMED = "disarmed"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class MotionConfig(_Model):
+    threshold: int = Field(25, ge=1, le=255, description="per-pixel luma change that counts as motion")
+    min_area: float = Field(0.001, ge=0.0, le=1.0, description="smallest moving area, as a fraction of the frame")
+    mask: tuple[Polygon, ...] = Field((), description="polygons where motion is ignored")
+
+
+class CameraConfig(_Model):
+    source: Source = Field(description="rtsp(s)://, http(s):// MJPEG, /dev/videoN or a video file")
+    detect_fps: float = Field(5.0, gt=0, le=30, description="frames per second sent to the detector")
+    motion: MotionConfig = MotionConfig()
+    zones: dict[Name, Polygon] = Field(default_factory=dict, description="named normalized polygons")
+
+
+class DetectorConfig(_Model):
+    type: Literal["auto", "edgetpu", "cpu"] = Field(
+        "auto", description="auto = Edge TPU if one loads, else CPU (and says so)"
+    )
+    device: str | None = Field(
+        None,
+        pattern=r"^(usb|pci)(:\d+)?$",
+        description="Edge TPU device: usb, usb:N, pci, pci:N; default: the first found",
+    )
+    model: str | None = Field(None, description="a name from models/manifest.toml or a .tflite path")
+    labels: str | None = Field(None, description="label map for a model given by path")
+
+
+class ScheduleWindow(_Model):
+    days: tuple[Weekday, ...] = tuple(Weekday)
+    start: ClockTime = Field(alias="from", description="HH:MM local time")
+    end: ClockTime = Field(alias="to", description="HH:MM local time; before `from` means it crosses midnight")
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, days: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not days:
+            raise ValueError("list at least one day (mon..sun)")
+        return days
+
+    @model_validator(mode="after")
+    def _window(self) -> ScheduleWindow:
+        if self.start >= 24 * 60:
+            raise ValueError("'from' must be before 24:00")
+        if self.start == self.end or (self.start == 0 and self.end == 24 * 60):
+            raise ValueError("'from' equals 'to'; for all day, leave out the schedule")
+        return self
+
+
+class RuleConfig(_Model):
+    name: Name
+    cameras: tuple[str, ...] | None = Field(None, description="default: all cameras")
+    objects: tuple[str, ...] = Field(("person",), min_length=1, description="COCO labels or vehicle/animal")
+    zones: tuple[str, ...] | None = Field(None, description="default: anywhere not masked")
+    min_score: float = Field(0.6, ge=0.0, le=1.0)
+    min_dwell: Duration = 1.0
+    modes: tuple[Mode, ...] = (Mode.HOME, Mode.AWAY, Mode.NIGHT)
+    schedule: tuple[ScheduleWindow, ...] | None = None
+    cooldown: Duration = 60.0
+    severity: Literal["alert", "info"] = "alert"
+
+
+class TlsConfig(_Model):
+    ca_file: str | None = None
+
+
+class MqttConfig(_Model):
+    host: str = Field(min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password_file: str | None = Field(None, description="file holding the password (never in the config)")
+    tls: TlsConfig = TlsConfig()
+    topic_prefix: str = Field("edgewatch", pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")
+    ha_discovery: bool = True
+    frigate_compat: bool = False
+    snapshots: bool = Field(False, description="opt-in: JPEG snapshots with alerts over MQTT")
+
+
+class ApiConfig(_Model):
+    listen: Listen = ("0.0.0.0", 8080)  # noqa: S104 - SPEC default; `allow` gates who may connect
+    allow: tuple[Network, ...] = ("private", "loopback", "link-local")
+    trusted_proxies: tuple[Network, ...] = ()
+
+
+class StorageConfig(_Model):
+    path: str = "/var/lib/edgewatch"
+    retain_days: int = Field(14, ge=1, le=3650)
+    max_mb: int = Field(2048, ge=16)
+
+
+def default_node_id() -> str:
+    host = re.sub(r"[^a-z0-9_-]+", "-", socket.gethostname().lower()).strip("-")
+    return host[:64] or "edgewatch"
+
+
+class Config(_Model):
+    node_id: str = Field(default_factory=default_node_id, pattern=NODE_ID_PATTERN)
+    timezone: str | None = Field(None, description="IANA zone for schedules; default: the system zone")
+    cameras: dict[Name, CameraConfig] = Field(min_length=1)
+    detector: DetectorConfig = DetectorConfig()
+    rules: tuple[RuleConfig, ...] = ()
+    mode: Mode = Mode.AWAY
+    mqtt: MqttConfig | None = None
+    api: ApiConfig = ApiConfig()
+    storage: StorageConfig = StorageConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone '{value}' (use an IANA name like Europe/London)") from None
+        return value

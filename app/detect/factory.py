@@ -1,0 +1,69 @@
+"""Build the detector the config asks for: `edgetpu`, `cpu`, or `auto` (TPU if it loads)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from app.config import DetectorConfig
+from app.detect.base import Backend, EdgeTpuUnavailable, ModelError
+from app.detect.engine import SsdDetector
+from app.detect.models import ModelSpec, ModelStore
+from app.detect.tflite import load_edgetpu
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS = ("coco", "person")  # SPEC: the COCO model for the backend, `person` until it exists
+
+
+def cpu_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> SsdDetector:
+    """Raise DetectorError (with what to do) when the asked-for detector cannot run."""
+    store = store if store is not None else ModelStore()
+    if config.type == "cpu":
+        return _on_cpu(config, store, note=None)
+    if config.type == "edgetpu":
+        delegate = load_edgetpu(config.device)
+        spec = resolve_model(config, store, "edgetpu")
+        store.verify(spec)
+        return SsdDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
+    try:
+        delegate = load_edgetpu(config.device)
+    except EdgeTpuUnavailable as exc:
+        return _on_cpu(config, store, note=f"{exc.short}; running on the CPU")
+    try:
+        spec = resolve_model(config, store, "edgetpu")
+        store.verify(spec)
+        return SsdDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
+    except ModelError as exc:
+        del delegate  # release the TPU for other processes
+        return _on_cpu(config, store, note=f"Edge TPU found but not usable: {exc}; running on the CPU")
+
+
+def resolve_model(config: DetectorConfig, store: ModelStore, backend: Backend) -> ModelSpec:
+    if config.model:
+        return store.spec(config.model, backend, config.labels)
+    problems = []
+    for name in DEFAULT_MODELS:
+        try:
+            spec = store.spec(name, backend, config.labels)
+        except ModelError as exc:
+            problems.append(str(exc))
+            continue
+        if store.is_present(spec):
+            return spec
+        problems.append(f"{spec.path} is not installed")
+    raise ModelError(f"no {backend} model is available: " + "; ".join(problems))
+
+
+def _on_cpu(config: DetectorConfig, store: ModelStore, note: str | None) -> SsdDetector:
+    spec = resolve_model(config, store, "cpu")
+    store.verify(spec)
+    if note:
+        log.warning("detector: %s", note)
+    detector = SsdDetector(spec, backend="cpu", threads=cpu_threads(), note=note)
+    log.info("detector: %s on %s (%s)", spec.name, detector.info.backend, detector.info.runtime)
+    return detector

@@ -1,0 +1,58 @@
+"""Shared fixtures: real photos from scikit-image and the real built detector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+import skimage.data
+
+from app.config import DetectorConfig
+from app.detect import ModelStore, open_detector
+from app.detect.engine import SsdDetector
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def photo(name: str) -> npt.NDArray[np.uint8]:
+    """A scikit-image photo as an OpenCV BGR frame."""
+    rgb = np.asarray(getattr(skimage.data, name)())
+    if rgb.ndim == 2:
+        rgb = np.stack([rgb] * 3, axis=-1)
+    return np.ascontiguousarray(cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="session")
+def store() -> ModelStore:
+    store = ModelStore(ROOT / "models")
+    spec = store.spec("person", "cpu")
+    if not store.is_present(spec):
+        pytest.fail("the person model is not built: run `make models` (the test command does)")
+    return store
+
+
+@pytest.fixture(scope="session")
+def detector(store: ModelStore) -> Iterator[SsdDetector]:
+    det = open_detector(DetectorConfig(type="cpu"), store)
+    yield det
+    det.close()
+
+
+@pytest.fixture
+def photo_file(tmp_path: Path) -> PhotoWriter:
+    return PhotoWriter(tmp_path)
+
+
+class PhotoWriter:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __call__(self, name: str, ext: str = ".png") -> Path:
+        path = self.folder / f"{name}{ext}"
+        cv2.imwrite(str(path), photo(name))
+        return path

@@ -1,0 +1,50 @@
+"""Input preparation: resize, colour order and the value mapping for each input type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.detect.base import ModelError
+from app.detect.preprocess import make_input_spec, prepare
+
+FRAME = np.zeros((72, 128, 3), np.uint8)
+FRAME[..., 0] = 200  # blue in OpenCV order
+FRAME[..., 2] = 10  # red
+
+
+def test_coral_style_uint8_input_passes_raw_rgb_pixels() -> None:
+    spec = make_input_spec((1, 30, 40, 3), np.dtype(np.uint8), (1 / 127.5, 127), 127.5, 127.5)
+    assert spec.lut is None and (spec.width, spec.height) == (40, 30)
+    tensor = prepare(FRAME, spec)
+    assert tensor.shape == (1, 30, 40, 3) and tensor.dtype == np.uint8
+    assert tuple(tensor[0, 5, 5]) == (10, 0, 200)  # RGB
+
+
+def test_float_input_is_normalised() -> None:
+    spec = make_input_spec((1, 8, 8, 3), np.dtype(np.float32), (0.0, 0), 127.5, 127.5)
+    tensor = prepare(FRAME, spec)
+    assert tensor.dtype == np.float32
+    assert tensor[0, 0, 0] == pytest.approx([10 / 127.5 - 1, -1.0, 200 / 127.5 - 1])
+
+
+def test_int8_input_is_quantized_with_its_own_scale() -> None:
+    spec = make_input_spec((1, 8, 8, 3), np.dtype(np.int8), (1 / 128, 0), 128.0, 128.0)
+    tensor = prepare(FRAME, spec)
+    assert tensor.dtype == np.int8
+    assert list(tensor[0, 0, 0]) == [10 - 128, -128, 200 - 128]
+
+
+def test_uint8_input_with_other_quantization_gets_a_table() -> None:
+    spec = make_input_spec((1, 8, 8, 3), np.dtype(np.uint8), (1 / 255, 0), 0.0, 255.0)  # x/255 in [0, 1]
+    assert spec.lut is None  # still identity
+    spec = make_input_spec((1, 8, 8, 3), np.dtype(np.uint8), (2 / 255, 0), 0.0, 255.0)
+    assert spec.lut is not None and prepare(FRAME, spec)[0, 0, 0, 2] == 100
+
+
+def test_refuses_what_it_cannot_feed() -> None:
+    with pytest.raises(ModelError):
+        make_input_spec((1, 3, 300, 300), np.dtype(np.float32), (0.0, 0), 0.0, 1.0)  # NCHW
+    spec = make_input_spec((1, 8, 8, 3), np.dtype(np.uint8), (1 / 127.5, 127), 127.5, 127.5)
+    with pytest.raises(ValueError, match="BGR"):
+        prepare(np.zeros((8, 8), np.uint8), spec)
