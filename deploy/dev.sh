@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 / Raspberry Pi OS machine:
+#   bash deploy/dev.sh run    set everything up, then run the appliance (demo without --config)
+#   bash deploy/dev.sh test   set everything up, then lint, type-check and run the test suite
+# Set-up is idempotent: system packages, the virtualenv (.venv), Python dependencies and
+# the offline-built models are each skipped when already in place.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+python=${PYTHON:-python3}
+venv="$root/.venv"
+
+say() { printf 'edgewatch: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+system_packages() {
+  # Keep in step with .ci/run, which installs the same list on CI machines.
+  grep -v '^#' "$root/deploy/packages-dev.txt" | tr -s ' \n' ' '
+}
+
+install_system_packages() {
+  local missing=()
+  for pkg in $(system_packages); do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  say "installing system packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python() {
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "$python is $("$python" -V 2>&1); edgewatch needs Python 3.11 or newer"
+  local stamp="$venv/.installed"
+  if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ -x "$venv/bin/edgewatch" ]; then
+    return 0
+  fi
+  say "creating the virtualenv and installing dependencies"
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[dev]"
+  touch "$stamp"
+}
+
+build_models() {
+  PYTHON="$python" bash "$root/models/build.sh"
+}
+
+setup() {
+  install_system_packages
+  install_python
+  build_models
+}
+
+case "${1:-}" in
+  run)
+    shift
+    setup
+    exec "$venv/bin/edgewatch" run "$@"
+    ;;
+  test)
+    shift
+    setup
+    "$venv/bin/ruff" check .
+    "$venv/bin/ruff" format --check .
+    "$venv/bin/mypy"
+    exec "$venv/bin/pytest" "$@"
+    ;;
+  setup)
+    setup
+    ;;
+  *)
+    echo "usage: bash deploy/dev.sh run [--config FILE] | test [pytest args] | setup" >&2
+    exit 2
+    ;;
+esac
