@@ -212,11 +212,16 @@ def main() -> int:
 
     outputs = {FLOAT_NAME: convert(frozen, quantize=False), INT8_NAME: convert(frozen, quantize=True)}
     frozen.unlink()
+    references = {
+        Path(v["file"]).name: v.get("reference_sha256") for v in manifest["models"]["person"]["variants"].values()
+    }
     sums = []
     for name, data in outputs.items():
         (args.out / name).write_bytes(data)
-        sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
-        print(f"built {args.out / name} ({len(data) / 1e6:.1f} MB)")
+        digest = hashlib.sha256(data).hexdigest()
+        sums.append(f"{digest}  {name}\n")
+        same = "reproduces the reference" if digest == references.get(name) else "differs from the x86_64 reference"
+        print(f"built {args.out / name} ({len(data) / 1e6:.1f} MB, sha256 {digest[:12]}…, {same})")
     (args.out / "SHA256SUMS").write_text("".join(sums))
     info = {
         "source": {"file": args.wheel.name, "sha256": actual},
