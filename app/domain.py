@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True, slots=True)
 class Box:
@@ -58,3 +61,38 @@ class Detections:
 
     items: tuple[Detection, ...]
     inference_ms: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One decoded camera frame. `image` is BGR uint8 and must be treated as read-only."""
+
+    camera: str
+    seq: int  # per-camera counter since start; gaps mean dropped frames
+    image: npt.NDArray[np.uint8]
+    captured_at: float  # wall clock (time.time()) when it arrived; the video's timeline in replay
+    monotonic: float  # time.monotonic() when it arrived, for ages and rates
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """A tracked object as of the latest update (times are the pipeline's clock, seconds)."""
+
+    id: str  # stable and unique across the process: "<camera>-<n>"
+    label: str
+    score: float  # score of the latest matched detection
+    top_score: float
+    box: Box  # pixels of the frame
+    first_seen: float
+    last_seen: float
+    hits: int
+    confirmed: bool  # seen often enough to be real (no one-frame ghosts)
+    stationary: bool  # has not moved for a while (parked car)
