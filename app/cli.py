@@ -19,8 +19,10 @@ from app.config import Config, ConfigError, DetectorConfig, load_config
 from app.config.demo import demo_config
 from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
+from app.service import Service
 
 EXIT_OK, EXIT_FATAL, EXIT_BAD_INPUT = 0, 1, 2
+STATUS_LOG_INTERVAL_S = 60.0
 MAX_IMAGE_BYTES = 64 << 20
 
 log = logging.getLogger("edgewatch")
@@ -150,7 +152,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.config is None:
-        log.info("no --config given: running the embedded demo")
+        log.info("no --config given: running the embedded demo (camera: %s)", config.cameras["demo"].source)
     try:
         detector = open_detector(config.detector)
     except DetectorError as exc:
@@ -166,7 +168,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f" [{info.device}]" if info.device else "",
         info.runtime,
     )
-    stop.wait()
+    service = Service(config, detector)
+    service.start()
+    log.info("running %d camera(s); stop with Ctrl-C or SIGTERM", len(config.cameras))
+    while not stop.wait(STATUS_LOG_INTERVAL_S):
+        for cam in service.status().cameras:
+            log.info(
+                "camera %s: %s, %.1f fps in, %.1f detected, %d dropped",
+                cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
+            )  # fmt: skip
+    service.stop()
     detector.close()
     log.info("stopped")
     return EXIT_OK

@@ -15,6 +15,8 @@ from app.config import DetectorConfig
 from app.detect import ModelStore, open_detector
 from app.detect.engine import SsdDetector
 
+pytest_plugins = ["tests.support.clips", "tests.support.rtsp"]
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

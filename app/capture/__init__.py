@@ -1,0 +1,16 @@
+"""Capture: camera sources, the reconnecting reader, and the freshest-frame hand-off."""
+
+from app.capture.camera import Backoff, Camera, CaptureHealth
+from app.capture.opencv import OpenCvSource, SourceError, SourceKind, source_kind
+from app.capture.slot import LatestFrame
+
+__all__ = [
+    "Backoff",
+    "Camera",
+    "CaptureHealth",
+    "LatestFrame",
+    "OpenCvSource",
+    "SourceError",
+    "SourceKind",
+    "source_kind",
+]

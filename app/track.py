@@ -1,0 +1,333 @@
+"""Per-camera object tracker: successive frames' detections → tracks with stable ids.
+
+Pure logic: time comes in as `now` (seconds on the pipeline's monotonic clock), there is
+no clock, thread or I/O here, and only frozen `Track` values leave the module.
+
+Matching rules, applied on every `update(detections, now)`:
+
+1. Age out first: a track not matched for longer than `max_age` seconds ends before
+   matching, so a stale track can never be revived by a lookalike that appears later.
+2. Each live track predicts its box at `now`: the centre moves with its smoothed velocity,
+   damped (v·τ·(1 − e^(−dt/τ)), τ = 2 s: ≈ v·dt over a missed frame or two, bounded over
+   long gaps) and capped at two box sizes; the size follows its smoothed growth rate but
+   is clamped to ×0.8..×1.25. A stationary track predicts exactly its last box.
+3. A detection may only match a track with the same label, or a label of the same group
+   in `app.labels.GROUPS` (car/truck/bus flicker); the track's label is the majority
+   vote of everything it matched (ties keep the current label).
+4. Pass 1, overlap: pairs with IoU(predicted box, detection) ≥ `iou_threshold`, assigned
+   greedily highest IoU first (ties: confirmed tracks, then older tracks, first).
+5. Pass 2, centre distance, for what pass 1 left: a detection whose centre lies less than
+   one box size (the longer side of the predicted box) from the predicted centre and whose
+   area is within ×½..×2 of it matches, nearest (relative to box size) first. This keeps
+   small or fast objects whose boxes no longer overlap — e.g. a new track that has no
+   velocity yet, or a person moving more than their own width between detections.
+6. Every detection left over starts a new, unconfirmed track.
+
+Greedy is not always the optimal assignment, but with a prediction in front of it the
+ambiguous cases are rare, and it is O(n² log n) with tiny constants for ≤ 20 objects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.domain import Box, Detection, Track
+from app.labels import GROUPS
+
+# Labels that may stand for the same object share a key; other labels are their own key.
+_MATCH_KEY: dict[str, str] = {label: f"group:{group}" for group, labels in GROUPS.items() for label in labels}
+
+_SMOOTHING = 0.5  # weight of the newest motion measurement in the velocity average
+_TAU = 2.0  # s, damping time of the constant-velocity prediction
+_MAX_JUMP = 2.0  # a prediction moves at most this many box sizes (one bad match cannot fling it)
+_MIN_SCALE, _MAX_SCALE = 0.8, 1.25  # clamp of the predicted size change
+_AREA_RATIO = 2.0  # centre-distance matches need roughly the same size
+_EPS = 1e-6
+
+# (x1, y1, x2, y2, cx, cy, w, h): plain floats, the inner loop builds no objects
+_Geom = tuple[float, float, float, float, float, float, float, float]
+
+
+def _match_key(label: str) -> str:
+    return _MATCH_KEY.get(label, label)
+
+
+def _geom(cx: float, cy: float, w: float, h: float) -> _Geom:
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, cx, cy, w, h)
+
+
+def _box_geom(box: Box) -> _Geom:
+    return _geom((box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2, box.width, box.height)
+
+
+def _iou(a: _Geom, b: _Geom) -> float:
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    if ix <= 0:
+        return 0.0
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if iy <= 0:
+        return 0.0
+    inter = ix * iy
+    union = a[6] * a[7] + b[6] * b[7] - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Det:
+    det: Detection
+    geom: _Geom
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What a track needs to know of the tracker's settings to update itself."""
+
+    min_hits: int
+    still_after: float
+    still_tolerance: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerUpdate:
+    tracks: tuple[Track, ...]  # every live track after this update (confirmed or not)
+    ended: tuple[Track, ...]  # tracks that ended in this update (last state), confirmed ones only
+
+
+class _State:
+    """One track's mutable state; private to the Tracker."""
+
+    __slots__ = (
+        "anchor",
+        "anchor_since",
+        "box",
+        "confirmed",
+        "cx",
+        "cy",
+        "first_seen",
+        "gh",
+        "gw",
+        "h",
+        "hits",
+        "id",
+        "key",
+        "label",
+        "label_counts",
+        "last_seen",
+        "moves",
+        "score",
+        "snapshot",
+        "stationary",
+        "top_score",
+        "vx",
+        "vy",
+        "w",
+    )
+
+    def __init__(self, track_id: str, d: _Det, now: float, rules: _Rules) -> None:
+        det = d.det
+        self.id = track_id
+        self.label = det.label
+        self.key = d.key  # fixed for life: only compatible labels can join
+        self.label_counts: dict[str, int] = {det.label: 1}
+        self.score = det.score
+        self.top_score = det.score
+        self.box = det.box
+        *_, self.cx, self.cy, self.w, self.h = d.geom
+        self.first_seen = now
+        self.last_seen = now
+        self.hits = 1
+        self.confirmed = rules.min_hits <= 1
+        self.vx = self.vy = self.gw = self.gh = 0.0  # px/s and log-size/s
+        self.moves = 0  # motion measurements so far (0: velocity unknown)
+        self.anchor: _Geom = d.geom  # where the current still period began
+        self.anchor_since = now
+        self.stationary = rules.still_after <= 0
+        self.snapshot: Track | None = None  # cached; unmatched tracks do not change
+
+    def predict(self, now: float) -> _Geom:
+        dt = now - self.last_seen
+        if self.stationary or dt <= 0 or self.moves == 0:
+            return _geom(self.cx, self.cy, self.w, self.h)
+        t = _TAU * (1.0 - math.exp(-dt / _TAU))
+        dx, dy = self.vx * t, self.vy * t
+        limit = _MAX_JUMP * max(self.w, self.h)
+        dist = math.hypot(dx, dy)
+        if dist > limit:
+            dx, dy = dx * limit / dist, dy * limit / dist
+        sw = min(max(math.exp(self.gw * t), _MIN_SCALE), _MAX_SCALE)
+        sh = min(max(math.exp(self.gh * t), _MIN_SCALE), _MAX_SCALE)
+        return _geom(self.cx + dx, self.cy + dy, self.w * sw, self.h * sh)
+
+    def match(self, d: _Det, now: float, rules: _Rules) -> None:
+        det, geom = d.det, d.geom
+        *_, cx, cy, w, h = geom
+        dt = now - self.last_seen
+        if dt > 0:  # two detections at the same instant carry no motion information
+            mvx, mvy = (cx - self.cx) / dt, (cy - self.cy) / dt
+            mgw = math.log(max(w, _EPS) / max(self.w, _EPS)) / dt
+            mgh = math.log(max(h, _EPS) / max(self.h, _EPS)) / dt
+            a = 1.0 if self.moves == 0 else _SMOOTHING
+            self.vx += a * (mvx - self.vx)
+            self.vy += a * (mvy - self.vy)
+            self.gw += a * (mgw - self.gw)
+            self.gh += a * (mgh - self.gh)
+            self.moves += 1
+        self.cx, self.cy, self.w, self.h = cx, cy, w, h
+        self.box = det.box
+        self.score = det.score
+        self.top_score = max(self.top_score, det.score)
+        self.last_seen = now
+        self.hits += 1
+        self.confirmed = self.confirmed or self.hits >= rules.min_hits
+
+        count = self.label_counts.get(det.label, 0) + 1
+        self.label_counts[det.label] = count
+        if count > self.label_counts[self.label]:  # strict: a tie keeps the current label
+            self.label = det.label  # same match key: only compatible labels ever get here
+
+        # Still = centre within tolerance × diagonal of where the still period began, and
+        # size within twice that (detector boxes breathe more in size than in position).
+        # The anchor does not follow the box, so a slow creep eventually counts as moving.
+        *_, acx, acy, aw, ah = self.anchor
+        reach = rules.still_tolerance * math.hypot(aw, ah)
+        if math.hypot(cx - acx, cy - acy) > reach or abs(w - aw) > 2 * reach or abs(h - ah) > 2 * reach:
+            self.anchor = geom
+            self.anchor_since = now
+        self.stationary = now - self.anchor_since >= rules.still_after
+        self.snapshot = None
+
+    def track(self) -> Track:
+        if self.snapshot is None:
+            self.snapshot = Track(
+                id=self.id,
+                label=self.label,
+                score=self.score,
+                top_score=self.top_score,
+                box=self.box,
+                first_seen=self.first_seen,
+                last_seen=self.last_seen,
+                hits=self.hits,
+                confirmed=self.confirmed,
+                stationary=self.stationary,
+            )
+        return self.snapshot
+
+
+class Tracker:
+    """Tracks the objects of one camera; call `update` once per detected frame, in time order."""
+
+    def __init__(
+        self,
+        camera: str,
+        *,
+        min_hits: int = 3,
+        max_age: float = 2.0,
+        iou_threshold: float = 0.2,
+        stationary_after: float = 10.0,
+        stationary_tolerance: float = 0.05,
+    ) -> None:
+        if min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, got {min_hits}")
+        if not max_age > 0:
+            raise ValueError(f"max_age must be > 0 s, got {max_age}")
+        if not 0 < iou_threshold <= 1:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        if not stationary_after >= 0:
+            raise ValueError(f"stationary_after must be >= 0 s, got {stationary_after}")
+        if not stationary_tolerance >= 0:
+            raise ValueError(f"stationary_tolerance must be >= 0, got {stationary_tolerance}")
+        self._camera = camera
+        self._max_age = max_age
+        self._iou_threshold = iou_threshold
+        self._rules = _Rules(min_hits, stationary_after, stationary_tolerance)
+        self._next_id = 1
+        self._live: list[_State] = []  # creation order
+        self._now = -math.inf
+
+    def update(self, detections: Sequence[Detection], now: float) -> TrackerUpdate:
+        if now < self._now:  # velocities and ages would go wrong silently
+            raise ValueError(f"time went backwards: {now} < {self._now}")
+        self._now = now
+
+        ended: list[Track] = []
+        live: list[_State] = []
+        for state in self._live:
+            if now - state.last_seen <= self._max_age:
+                live.append(state)
+            elif state.confirmed:  # unconfirmed ones were never announced: they vanish silently
+                ended.append(state.track())
+
+        dets = [_Det(d, _box_geom(d.box), _match_key(d.label)) for d in detections]
+        preds = [s.predict(now) for s in live]
+        track_taken = [False] * len(live)
+        det_taken = [False] * len(dets)
+        matches = _assign(_overlap_pairs(live, preds, dets, self._iou_threshold), track_taken, det_taken)
+        if not all(track_taken) and not all(det_taken):
+            matches += _assign(_centre_pairs(live, preds, dets, track_taken, det_taken), track_taken, det_taken)
+        for ti, di in matches:
+            live[ti].match(dets[di], now, self._rules)
+
+        for di, det in enumerate(dets):
+            if not det_taken[di]:
+                live.append(_State(f"{self._camera}-{self._next_id}", det, now, self._rules))
+                self._next_id += 1
+
+        self._live = live
+        return TrackerUpdate(tracks=tuple(s.track() for s in live), ended=tuple(ended))
+
+    def predicted_boxes(self, now: float) -> tuple[Box, ...]:
+        """Where each live track (confirmed or not, creation order) is expected at `now`."""
+        out: list[Box] = []
+        for state in self._live:
+            if now - state.last_seen <= self._max_age:  # the next update would end the others
+                x1, y1, x2, y2, *_ = state.predict(now)
+                out.append(Box(x1, y1, x2, y2))
+        return tuple(out)
+
+
+# (cost, unconfirmed, track index, detection index): sorts best first, then confirmed,
+# then older tracks, then detection order, so equal costs resolve deterministically.
+_Pair = tuple[float, bool, int, int]
+
+
+def _overlap_pairs(live: list[_State], preds: list[_Geom], dets: list[_Det], threshold: float) -> list[_Pair]:
+    pairs: list[_Pair] = []
+    for ti, (state, p) in enumerate(zip(live, preds, strict=True)):
+        for di, det in enumerate(dets):
+            if det.key == state.key:
+                iou = _iou(p, det.geom)
+                if iou >= threshold:
+                    pairs.append((-iou, not state.confirmed, ti, di))
+    return pairs
+
+
+def _centre_pairs(
+    live: list[_State], preds: list[_Geom], dets: list[_Det], track_taken: list[bool], det_taken: list[bool]
+) -> list[_Pair]:
+    pairs: list[_Pair] = []
+    for ti, (state, p) in enumerate(zip(live, preds, strict=True)):
+        if track_taken[ti]:
+            continue
+        size = max(p[6], p[7], _EPS)
+        area = max(p[6] * p[7], _EPS)
+        for di, det in enumerate(dets):
+            if det_taken[di] or det.key != state.key:
+                continue
+            g = det.geom
+            rel = math.hypot(g[4] - p[4], g[5] - p[5]) / size
+            if rel < 1.0 and 1 / _AREA_RATIO <= g[6] * g[7] / area <= _AREA_RATIO:
+                pairs.append((rel, not state.confirmed, ti, di))
+    return pairs
+
+
+def _assign(pairs: list[_Pair], track_taken: list[bool], det_taken: list[bool]) -> list[tuple[int, int]]:
+    """Greedy: take the best remaining pair whose track and detection are both still free."""
+    out: list[tuple[int, int]] = []
+    for _, _, ti, di in sorted(pairs):
+        if not (track_taken[ti] or det_taken[di]):
+            track_taken[ti] = det_taken[di] = True
+            out.append((ti, di))
+    return out

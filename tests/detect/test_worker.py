@@ -1,0 +1,76 @@
+"""The detection worker: one owner of the detector, fair between cameras, never stuck."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from app.detect.base import DetectorInfo, Image
+from app.detect.engine import SsdDetector
+from app.detect.worker import DetectionWorker
+from app.domain import Detections
+from tests.conftest import photo
+
+
+class HangingDetector:
+    """A detector whose invoke blocks until released (a stuck accelerator)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.info = DetectorInfo("cpu", None, "hang", "-", "test", (300, 300))
+
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+        self.release.wait(30)
+        return Detections((), 1.0)
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_two_busy_cameras_share_the_real_detector_fairly(detector: SsdDetector) -> None:
+    worker = DetectionWorker(detector)
+    worker.start()
+    image = photo("astronaut")
+    stop = threading.Event()
+    found: dict[str, int] = {"a": 0, "b": 0}
+
+    def camera(name: str, batch: int) -> None:
+        while not stop.is_set():
+            results = worker.detect(name, [image] * batch, 0.5, timeout=10)
+            assert results is not None and len(results) == batch
+            found[name] += sum(1 for r in results if any(d.label == "person" for d in r.items))
+
+    # Camera a asks for three crops per frame, b for one: b must still get its turns.
+    threads = [threading.Thread(target=camera, args=("a", 3)), threading.Thread(target=camera, args=("b", 1))]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    served = worker.stats().served
+    worker.stop()
+    requests_a, requests_b = served["a"] / 3, served["b"]
+    assert requests_b >= 10, served
+    assert 0.7 <= requests_a / requests_b <= 1.4, served  # round-robin: one request each in turn
+    assert found["a"] == served["a"] and found["b"] == served["b"]  # every frame really detected
+
+
+def test_a_stuck_detector_times_out_callers_and_stop_releases_them() -> None:
+    hanging = HangingDetector()
+    worker = DetectionWorker(hanging)
+    worker.start()
+    image = np.zeros((10, 10, 3), np.uint8)
+    started = time.monotonic()
+    assert worker.detect("a", [image], 0.5, timeout=0.3) is None
+    assert time.monotonic() - started < 2.0
+    results: list[object] = []
+    waiter = threading.Thread(target=lambda: results.append(worker.detect("b", [image], 0.5, timeout=30)))
+    waiter.start()
+    time.sleep(0.2)
+    worker.stop(timeout=0.5)
+    waiter.join(5)
+    assert not waiter.is_alive() and results == [None]
+    hanging.close()

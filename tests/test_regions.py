@@ -1,0 +1,59 @@
+"""Regions: where the detector looks, and mapping its boxes back to the frame."""
+
+from __future__ import annotations
+
+from app.domain import Box, Detection
+from app.regions import cover_frame, regions_for, suppress_duplicates, to_frame
+
+FRAME = (1280, 720)
+
+
+def contains(outer: Box, inner: Box) -> bool:
+    return outer.x1 <= inner.x1 and outer.y1 <= inner.y1 and outer.x2 >= inner.x2 and outer.y2 >= inner.y2
+
+
+def test_small_distant_object_gets_a_model_sized_crop_around_it() -> None:
+    person = Box(1000, 100, 1030, 170)
+    (crop,) = regions_for([person], FRAME, 300)
+    assert (crop.width, crop.height) == (300, 300)
+    assert contains(crop, person)
+    assert crop.x1 >= 0 and crop.x2 <= 1280 and crop.y1 >= 0 and crop.y2 <= 720
+
+
+def test_crops_near_the_edge_shift_inside_the_frame() -> None:
+    (crop,) = regions_for([Box(1270, 700, 1280, 720)], FRAME, 300)
+    assert crop == Box(980, 420, 1280, 720)
+
+
+def test_far_apart_boxes_get_separate_crops_and_touching_ones_merge() -> None:
+    a, b = Box(50, 50, 100, 150), Box(1100, 500, 1150, 600)
+    crops = regions_for([a, b], FRAME, 300)
+    assert len(crops) == 2 and any(contains(c, a) for c in crops) and any(contains(c, b) for c in crops)
+    merged = regions_for([Box(400, 300, 450, 400), Box(440, 390, 500, 450)], FRAME, 300)
+    assert len(merged) == 1
+
+
+def test_large_activity_gets_the_largest_square_centred_on_it() -> None:
+    assert regions_for([Box(600, 50, 1200, 700)], FRAME, 300) == (Box(540, 0, 1260, 720),)
+
+
+def test_scattered_activity_falls_back_to_square_tiles_of_the_whole_frame() -> None:
+    scattered = [Box(x, y, x + 20, y + 20) for x in (0, 400, 800, 1200) for y in (0, 650)]
+    assert regions_for(scattered, FRAME, 300) == (Box(0, 0, 720, 720), Box(560, 0, 1280, 720))
+    assert regions_for([], FRAME, 300) == ()
+
+
+def test_cover_frame_tiles_without_distortion() -> None:
+    assert cover_frame((1280, 720)) == (Box(0, 0, 720, 720), Box(560, 0, 1280, 720))
+    assert cover_frame((640, 640)) == (Box(0, 0, 640, 640),)
+    tiles = cover_frame((480, 1600))  # a portrait doorbell camera
+    assert len(tiles) == 4 and tiles[0].y1 == 0 and tiles[-1].y2 == 1600
+    assert all(t.width == t.height == 480 for t in tiles)
+
+
+def test_boxes_map_back_and_duplicates_across_crops_are_suppressed() -> None:
+    found = to_frame([Detection("person", 0.9, Box(10, 20, 110, 220))], Box(500, 300, 800, 600))
+    assert found[0].box == Box(510, 320, 610, 520)
+    twice = [*found, Detection("person", 0.7, Box(512, 318, 611, 522)), Detection("dog", 0.6, Box(510, 320, 610, 520))]
+    kept = suppress_duplicates(twice)
+    assert [(d.label, d.score) for d in kept] == [("person", 0.9), ("dog", 0.6)]
