@@ -42,6 +42,7 @@ class CameraPipeline:
         model_size: int,
         *,
         min_score: float = 0.4,
+        confirm_score: float = 0.6,
         full_frame_every: float = 10.0,
     ) -> None:
         self.name = name
@@ -51,7 +52,7 @@ class CameraPipeline:
         self._min_score = min_score
         self._full_frame_every = full_frame_every
         self._motion: MotionDetector | None = None
-        self._tracker = Tracker(name)
+        self._tracker = Tracker(name, confirm_score=confirm_score)
         self._last_full_frame: float | None = None
 
     def process(self, frame: Frame) -> FrameResult:

@@ -30,6 +30,7 @@ ambiguous cases are rare, and it is O(n² log n) with tiny constants for ≤ 20 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ _MAX_JUMP = 2.0  # a prediction moves at most this many box sizes (one bad match
 _MIN_SCALE, _MAX_SCALE = 0.8, 1.25  # clamp of the predicted size change
 _AREA_RATIO = 2.0  # centre-distance matches need roughly the same size
 _EPS = 1e-6
+_SCORE_WINDOW = 10  # matches whose median decides confirmation
 
 # (x1, y1, x2, y2, cx, cy, w, h): plain floats, the inner loop builds no objects
 _Geom = tuple[float, float, float, float, float, float, float, float]
@@ -86,6 +88,7 @@ class _Rules:
     """What a track needs to know of the tracker's settings to update itself."""
 
     min_hits: int
+    confirm_score: float  # median score of the recent matches needed to confirm
     still_after: float
     still_tolerance: float
 
@@ -117,6 +120,7 @@ class _State:
         "label_counts",
         "last_seen",
         "moves",
+        "recent_scores",
         "score",
         "snapshot",
         "stationary",
@@ -139,7 +143,8 @@ class _State:
         self.first_seen = now
         self.last_seen = now
         self.hits = 1
-        self.confirmed = rules.min_hits <= 1
+        self.recent_scores: list[float] = [det.score]
+        self.confirmed = rules.min_hits <= 1 and det.score >= rules.confirm_score
         self.vx = self.vy = self.gw = self.gh = 0.0  # px/s and log-size/s
         self.moves = 0  # motion measurements so far (0: velocity unknown)
         self.anchor: _Geom = d.geom  # where the current still period began
@@ -181,7 +186,11 @@ class _State:
         self.top_score = max(self.top_score, det.score)
         self.last_seen = now
         self.hits += 1
-        self.confirmed = self.confirmed or self.hits >= rules.min_hits
+        self.recent_scores = [*self.recent_scores[-(_SCORE_WINDOW - 1) :], det.score]
+        # Repeated weak matches (a cushion scoring 0.42 frame after frame) never confirm.
+        self.confirmed = self.confirmed or (
+            self.hits >= rules.min_hits and statistics.median(self.recent_scores) >= rules.confirm_score
+        )
 
         count = self.label_counts.get(det.label, 0) + 1
         self.label_counts[det.label] = count
@@ -224,6 +233,7 @@ class Tracker:
         camera: str,
         *,
         min_hits: int = 3,
+        confirm_score: float = 0.0,
         max_age: float = 2.0,
         iou_threshold: float = 0.2,
         stationary_after: float = 10.0,
@@ -242,7 +252,7 @@ class Tracker:
         self._camera = camera
         self._max_age = max_age
         self._iou_threshold = iou_threshold
-        self._rules = _Rules(min_hits, stationary_after, stationary_tolerance)
+        self._rules = _Rules(min_hits, confirm_score, stationary_after, stationary_tolerance)
         self._next_id = 1
         self._live: list[_State] = []  # creation order
         self._now = -math.inf

@@ -52,6 +52,15 @@ build_models() {
   PYTHON="$python" bash "$root/models/build.sh"
 }
 
+build_demo() {
+  # The demo camera: a person walking through a garage, made from real photos (once).
+  local clip="$root/.cache/demo/walk.mp4"
+  [ -f "$clip" ] && return 0
+  say "making the demo camera's clip"
+  mkdir -p "$(dirname "$clip")"
+  "$venv/bin/python" -m app.demo.clip "$clip" --seconds 20 >/dev/null
+}
+
 setup() {
   install_system_packages
   install_python
@@ -62,6 +71,7 @@ case "${1:-}" in
   run)
     shift
     setup
+    build_demo
     exec "$venv/bin/edgewatch" run "$@"
     ;;
   test)

@@ -426,3 +426,15 @@ def test_time_going_backwards_is_refused() -> None:
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Tracker("front", **kwargs)  # type: ignore[arg-type]
+
+
+def test_repeated_weak_matches_never_confirm_but_a_real_object_does() -> None:
+    tracker = Tracker("front", confirm_score=0.6)
+    for i in range(10):  # a cushion the detector keeps calling a person at 0.42
+        update = tracker.update([det("person", 100, 100, 50, 120, score=0.42)], i * 0.2)
+    assert not only(update).confirmed
+    tracker = Tracker("front", confirm_score=0.6)
+    scores = [0.45, 0.7, 0.8]  # a person: one weak first sighting, then clear ones
+    for i, score in enumerate(scores):
+        update = tracker.update([det("person", 100 + 10 * i, 100, 50, 120, score=score)], i * 0.2)
+    assert only(update).confirmed
