@@ -136,3 +136,35 @@ def test_video_file_source_is_paced_and_loops(person_clip: ClipInfo) -> None:
         assert frame is not None and frame.seq > person_clip.frames
     finally:
         camera.stop()
+
+
+def test_http_mjpeg_camera(person_clip: ClipInfo) -> None:
+    from app.capture import OpenCvSource
+    from tests.support.mjpeg import MjpegCamera
+
+    reader = OpenCvSource(str(person_clip.path), realtime=False)
+    frames = [f for _ in range(20) if (f := reader.read()) is not None]
+    reader.close()
+    with MjpegCamera(frames, fps=10) as server:
+        camera = Camera("gate", server.url, backoff=FAST)
+        camera.start()
+        try:
+            assert wait_for(lambda: camera.health().online, 10) is not None, camera.health()
+            time.sleep(1.5)
+            frame = camera.slot.peek()
+            assert frame is not None and (frame.width, frame.height) == (1280, 720)
+            assert 6.0 <= camera.health().fps_in <= 14.0, camera.health()
+        finally:
+            camera.stop()
+
+
+@pytest.mark.hardware
+@pytest.mark.skipif(not list(Path("/dev").glob("video*")), reason="no V4L2 camera (/dev/videoN) on this machine")
+def test_v4l2_camera() -> None:
+    device = sorted(Path("/dev").glob("video*"))[0]
+    camera = Camera("usb", str(device), backoff=FAST)
+    camera.start()
+    try:
+        assert wait_for(lambda: camera.health().online, 10) is not None, camera.health()
+    finally:
+        camera.stop()
