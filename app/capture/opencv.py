@@ -25,6 +25,10 @@ os.environ.setdefault(
     "rtsp_transport;tcp|analyzeduration;500000|probesize;65536|fflags;nobuffer",
 )
 
+# OpenCV's own warnings ("backend ... can't be used to capture by name") repeat on
+# every reconnect and say less than our log line; FFmpeg's messages (auth, network) stay.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 3000
 
