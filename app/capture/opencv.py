@@ -20,10 +20,8 @@ import numpy.typing as npt
 
 from app.config import redact_url
 
-os.environ.setdefault(
-    "OPENCV_FFMPEG_CAPTURE_OPTIONS",
-    "rtsp_transport;tcp|analyzeduration;500000|probesize;65536|fflags;nobuffer",
-)
+# Not `fflags;nobuffer`: with it FFmpeg silently skipped a file's first GOP (84 of 96 frames).
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|analyzeduration;500000|probesize;65536")
 
 # OpenCV's own warnings ("backend ... can't be used to capture by name") repeat on
 # every reconnect and say less than our log line; FFmpeg's messages (auth, network) stay.
