@@ -96,3 +96,36 @@ class Track:
     hits: int
     confirmed: bool  # seen often enough to be real (no one-frame ghosts)
     stationary: bool  # has not moved for a while (parked car)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One tracked object's visit, from its confirmation to its end (times: epoch seconds)."""
+
+    id: str  # stable and unique: "<start epoch ms>-<track id>", e.g. "1764025200123-porch-7"
+    camera: str
+    label: str
+    score: float
+    top_score: float
+    box: tuple[float, float, float, float]  # normalized x1, y1, x2, y2 (fractions of the frame)
+    zones: tuple[str, ...]  # zones it has entered so far, in order
+    start_time: float
+    end_time: float | None  # None while it lasts
+    stationary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A rule fired for an object. Stored durably before it is published."""
+
+    id: str  # stable, unique: "<event id>:<rule>"
+    rule: str
+    camera: str
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # normalized x1, y1, x2, y2
+    zones: tuple[str, ...]  # the rule's zones the object is in when it fires
+    event_id: str
+    started_at: float  # when the object was first seen (epoch seconds)
+    fired_at: float  # when the rule fired (epoch seconds, the frame's time)
+    severity: str  # "alert" | "info"
