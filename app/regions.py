@@ -81,10 +81,18 @@ def to_frame(detections: Sequence[Detection], region: Box) -> list[Detection]:
     ]
 
 
-def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5) -> list[Detection]:
-    """Per-label NMS across regions: one object seen in two overlapping crops counts once."""
+def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5, contained: float = 0.8) -> list[Detection]:
+    """Per-label NMS across regions: one object seen in two overlapping crops counts once.
+    A box mostly inside a better one of the same label is a part of it (a crop edge cut
+    the object in two), not a second object."""
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
-        if all(k.label != det.label or k.box.iou(det.box) < iou for k in kept):
+        if all(k.label != det.label or not _same_object(k.box, det.box, iou, contained) for k in kept):
             kept.append(det)
     return kept
+
+
+def _same_object(a: Box, b: Box, iou: float, contained: float) -> bool:
+    inter = Box(max(a.x1, b.x1), max(a.y1, b.y1), min(a.x2, b.x2), min(a.y2, b.y2)).area
+    smaller = min(a.area, b.area)
+    return a.iou(b) >= iou or (smaller > 0 and inter / smaller >= contained)

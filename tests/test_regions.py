@@ -57,3 +57,10 @@ def test_boxes_map_back_and_duplicates_across_crops_are_suppressed() -> None:
     twice = [*found, Detection("person", 0.7, Box(512, 318, 611, 522)), Detection("dog", 0.6, Box(510, 320, 610, 520))]
     kept = suppress_duplicates(twice)
     assert [(d.label, d.score) for d in kept] == [("person", 0.9), ("dog", 0.6)]
+
+
+def test_a_part_cut_off_by_a_crop_edge_is_not_a_second_object() -> None:
+    whole = Detection("person", 0.9, Box(600, 100, 800, 700))
+    lower_half = Detection("person", 0.6, Box(610, 400, 790, 700))  # IoU 0.45 but inside the whole
+    beside = Detection("person", 0.6, Box(820, 100, 1000, 700))
+    assert suppress_duplicates([lower_half, whole, beside]) == [whole, beside]

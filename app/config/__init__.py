@@ -13,7 +13,7 @@ from app.config.schema import (
     ScheduleWindow,
     StorageConfig,
 )
-from app.config.types import redact_url
+from app.config.types import redact_url, resolve_zone
 
 __all__ = [
     "ApiConfig",
@@ -30,4 +30,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "redact_url",
+    "resolve_zone",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator
 
@@ -157,3 +159,23 @@ Polygon = Annotated[tuple[tuple[float, float], ...], BeforeValidator(check_polyg
 Source = Annotated[str, BeforeValidator(check_source)]
 Listen = Annotated[tuple[str, int], BeforeValidator(check_listen)]
 Network = Annotated[str, BeforeValidator(check_network)]
+
+
+def resolve_zone(name: str | None) -> ZoneInfo:
+    """The configured IANA zone, else the system's (/etc/localtime), else UTC."""
+    if name:
+        return ZoneInfo(name)
+    env = os.environ.get("TZ", "").lstrip(":")
+    candidates = [env] if env else []
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for candidate in candidates:
+        try:
+            return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
