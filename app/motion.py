@@ -37,6 +37,10 @@ ALPHA = 0.05  # background learning rate where nothing moves: tracks slow lighti
 # behind, yet a car that parks stops counting as motion after ~140 frames (as in Frigate).
 ALPHA_MOVING = 0.01
 RECALIBRATE_FRACTION = 0.6  # halving the light changes ~80 % of a typical scene; a person rarely 60 %
+# Widespread change that persists (a slow fade the gain step could not fully undo, a
+# camera nudged) resets the background too, after this many updates in a row.
+BUSY_FRACTION, BUSY_UPDATES = 0.3, 15
+MAX_GAIN = 2.0  # brightness compensation beyond 2x is a different scene, not a fade
 PAD = 1  # working pixel added around each box (7 px at 720p): sampling may miss the mover's edges
 _KERNEL = np.ones((3, 3), np.uint8)
 
@@ -73,6 +77,8 @@ class MotionDetector:
             self._small_w * self._small_h if self._watched is None else cv2.countNonZero(self._watched)
         )
         self._background: npt.NDArray[np.float32] | None = None
+        self._still: MatLike | None = None  # pixels that did not move last time: the gain reference
+        self._busy = 0
 
     @property
     def working_size(self) -> tuple[int, int]:
@@ -90,25 +96,45 @@ class MotionDetector:
             self._background = grey.astype(np.float32)
             return _NO_MOTION
 
+        grey = self._compensate(grey, background)
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
         _, moving = cv2.threshold(diff, self._threshold, 255, cv2.THRESH_BINARY)
         if self._watched is not None:
             cv2.bitwise_and(moving, self._watched, dst=moving)
         changed = cv2.countNonZero(moving) / self._watched_count if self._watched_count else 0.0
 
-        if changed > RECALIBRATE_FRACTION:
+        self._busy = self._busy + 1 if changed > BUSY_FRACTION else 0
+        if changed > RECALIBRATE_FRACTION or self._busy >= BUSY_UPDATES:
             # Lights or IR mode switched: the old background is useless, and reporting the
             # whole frame as motion would only flood the detector. Start again from here.
             background[:] = grey
+            self._busy = 0
+            self._still = None
             return MotionResult((), changed, True)
 
         if changed == 0.0:
             cv2.accumulateWeighted(grey, background, ALPHA)
+            self._still = self._watched
             return _NO_MOTION
         joined = cv2.dilate(moving, _KERNEL)  # joins the fragments of one mover
+        self._still = cv2.bitwise_not(joined)
         cv2.accumulateWeighted(grey, background, ALPHA_MOVING, mask=joined)
-        cv2.accumulateWeighted(grey, background, ALPHA, mask=cv2.bitwise_not(joined))
+        cv2.accumulateWeighted(grey, background, ALPHA, mask=self._still)
         return MotionResult(self._boxes(moving, joined), changed, False)
+
+    def _compensate(self, grey: MatLike, background: npt.NDArray[np.float32]) -> MatLike:
+        """Undo a global brightness change (dusk, a cloud, auto-exposure) before comparing:
+        scale the frame so its still pixels are as bright as the background's. Movers are
+        left out of the reference, so a large bright car does not darken everything else."""
+        mask = self._still
+        frame_mean = cv2.mean(grey, mask=mask)[0]
+        background_mean = cv2.mean(background, mask=mask)[0]
+        if frame_mean < 1.0:
+            return grey
+        gain = background_mean / frame_mean
+        if abs(gain - 1.0) < 0.02 or not 1 / MAX_GAIN <= gain <= MAX_GAIN:
+            return grey
+        return cv2.convertScaleAbs(grey, alpha=gain)
 
     def _small_grey(self, image: U8) -> MatLike:
         # image[::step] is a view whose rows OpenCV reads in place (no copy); the resize then

@@ -208,3 +208,19 @@ def test_frames_of_the_wrong_size_or_type_are_refused() -> None:
     assert detector.update(good) == MotionResult((), 0.0, False)  # still usable
     with pytest.raises(ValueError, match="positive"):
         MotionDetector(MotionConfig(), (0, 720))
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_a_slow_fade_at_dusk_does_not_stick_as_motion(width: int, height: int) -> None:
+    """25 % darker over 25 updates (5 s at 5 fps): too slow to trip the recalibration,
+    fast enough that a plain running average lags behind in the bright areas."""
+    camera = Camera(width, height, seed=4)
+    detector = MotionDetector(MotionConfig(), (width, height))
+    settle(detector, camera)
+    during = [detector.update(camera.frame(gain=1.0 - 0.25 * i / 25)) for i in range(1, 26)]
+    after = [detector.update(camera.frame(gain=0.75)) for _ in range(10)]
+    assert sum(1 for r in during if r.boxes) <= 3, [r.changed for r in during]
+    assert all(r.boxes == () for r in after), [r.changed for r in after]
+    person = astronaut(height * 2 // 5)  # and motion is still found in the darker scene
+    seen = walk(detector, camera, person, height // 3, width // 4, width // 2, 5, gain=0.75)
+    assert all(any(contained(truth, b) > 0.9 for b in r.boxes) for r, truth in seen)

@@ -29,6 +29,7 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 3000
+DECODE_THREADS = 1
 
 
 class SourceKind(StrEnum):
@@ -75,7 +76,13 @@ class OpenCvSource:
         else:
             if self.kind is SourceKind.FILE and not os.path.isfile(source):
                 raise SourceError(f"{source}: no such video file")
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS,
+                # One decoder thread per camera: 720p H.264 takes ~2-5 ms a frame on one core,
+                # and each extra FFmpeg thread costs a few MB of RSS per camera (bench/cameras.py).
+                cv2.CAP_PROP_N_THREADS, DECODE_THREADS,
+            ]  # fmt: skip
             cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()

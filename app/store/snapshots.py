@@ -1,0 +1,175 @@
+"""Best snapshots on disk: one JPEG per event, box and label drawn, replaced atomically.
+
+A snapshot is written to a temporary file in the same folder (mode 0600, created
+exclusively), fsynced, and moved over the event's file with `os.replace`, so a
+reader (or a crash, or a power cut) sees the old JPEG or the new one, never a mix.
+File names come from the event id, made safe for a path: nothing a caller passes
+can leave the snapshot folder.
+
+`SnapshotDir.lock` serializes "a file appears or disappears" with "its row in the
+database changes" (`Store.save_snapshot` and retention both hold it), so neither
+can see a file without its row or a row without its file while the other works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from app.domain import Box
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 85
+BOX_BGR = (0, 0, 255)  # red, the colour the dashboard's live view uses too
+TEXT_BGR = (255, 255, 255)
+SUFFIX = ".jpg"
+TMP_PREFIX = ".tmp-"
+MAX_LABEL_CHARS = 40
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def snapshot_name(event_id: str) -> str:
+    """The file name of an event's snapshot: the id when it is path-safe, else a safe form plus a hash."""
+    safe = _UNSAFE.sub("_", event_id)[:96]
+    if safe != event_id or not safe:
+        digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        safe = f"{safe}-{digest}"
+    return safe + SUFFIX
+
+
+def line_thickness(width: int, height: int) -> int:
+    return max(3, round(max(width, height) / 320))
+
+
+def render_snapshot(image_bgr: npt.NDArray[np.uint8], box: Box, label: str, score: float) -> bytes:
+    """The frame as JPEG with the box (pixels of this image) and "label 87%" drawn; `image_bgr` is not modified.
+
+    Raises ValueError for an image that is not 8-bit BGR (or grey) or that OpenCV cannot encode:
+    that is a caller's bug, not a storage failure.
+    """
+    array = np.asarray(image_bgr)
+    if array.dtype != np.uint8 or array.size == 0:
+        raise ValueError(f"snapshot image must be a non-empty uint8 array, not {array.dtype} of shape {array.shape}")
+    if array.ndim == 2:
+        canvas = cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+    elif array.ndim == 3 and array.shape[2] == 3:
+        canvas = np.array(array, dtype=np.uint8, copy=True, order="C")
+    else:
+        raise ValueError(f"snapshot image must be HxWx3 BGR or HxW grey, not shape {array.shape}")
+    height, width = canvas.shape[:2]
+    clipped = box.clip(width - 1, height - 1)
+    x1, y1, x2, y2 = (round(v) for v in (clipped.x1, clipped.y1, clipped.x2, clipped.y2))
+    thick = line_thickness(width, height)
+    cv2.rectangle(canvas, (x1, y1), (x2, y2), BOX_BGR, thick, cv2.LINE_8)
+
+    text = f"{_printable(label)} {score:.0%}"
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = max(0.5, thick / 5)
+    (tw, th), base = cv2.getTextSize(text, font, scale, 1)
+    top = y1 - th - base - thick if y1 - th - base - thick >= 0 else min(y1 + thick, max(0, height - th - base))
+    left = min(max(0, x1), max(0, width - tw - 4))
+    cv2.rectangle(canvas, (left, top), (left + tw + 4, top + th + base), BOX_BGR, cv2.FILLED)
+    cv2.putText(canvas, text, (left + 2, top + th), font, scale, TEXT_BGR, 1, cv2.LINE_AA)
+
+    ok, encoded = cv2.imencode(SUFFIX, canvas, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValueError("OpenCV could not encode the snapshot as JPEG")
+    return bytes(encoded.tobytes())
+
+
+def _printable(label: str) -> str:
+    # OpenCV's Hershey fonts draw ASCII only; anything else would come out as '?' boxes anyway.
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in label[:MAX_LABEL_CHARS])
+
+
+class SnapshotDir:
+    """The snapshot folder (mode 0700) and its file operations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        make_private_dir(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_tmp(self, name: str, data: bytes) -> Path:
+        """Writes `data` to a new private temporary file next to `name` and fsyncs it."""
+        tmp = self.path / f"{TMP_PREFIX}{secrets.token_hex(6)}-{name}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.close(fd)
+        return tmp
+
+    def publish(self, tmp: Path, name: str) -> Path:
+        """Atomically puts `tmp` in place as `name` (replacing the previous snapshot)."""
+        final = self.file(name)
+        os.replace(tmp, final)
+        return final
+
+    def remove(self, name: str) -> int:
+        """Deletes a snapshot; returns the bytes freed (0 if it was already gone)."""
+        path = self.file(name)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def listing(self) -> dict[str, int]:
+        """Snapshot files (name -> size); temporary files are not listed."""
+        found: dict[str, int] = {}
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
+                    with contextlib.suppress(FileNotFoundError):
+                        found[entry.name] = entry.stat(follow_symlinks=False).st_size
+        return found
+
+    def remove_stale_tmp(self, older_than_s: float) -> int:
+        """Deletes temporary files left by a crash (or older than `older_than_s`); returns bytes freed."""
+        freed = 0
+        cutoff = time.time() - older_than_s
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if not entry.name.startswith(TMP_PREFIX):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_mtime <= cutoff:
+                        os.unlink(entry.path)
+                        freed += st.st_size
+        return freed
+
+
+def make_private_dir(path: Path) -> None:
+    """Creates `path` (and parents) and makes it 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        try:
+            os.chmod(path, 0o700)
+        except PermissionError:  # someone else's folder (e.g. made by the installer): usable, but say so
+            log.warning("storage: cannot make %s private (mode 0700): not its owner", path)

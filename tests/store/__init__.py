@@ -1,0 +1,1 @@
+"""The evidence store (app.store) on real SQLite files and real JPEGs."""
