@@ -24,6 +24,7 @@ from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
 from app.replay import replay
 from app.service import Service
+from app.store import Store, StoreError
 
 EXIT_OK, EXIT_FATAL, EXIT_BAD_INPUT = 0, 1, 2
 STATUS_LOG_INTERVAL_S = 60.0
@@ -230,7 +231,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f" [{info.device}]" if info.device else "",
         info.runtime,
     )
-    service = Service(config, detector)
+    try:
+        store = Store(Path(config.storage.path), retain_days=config.storage.retain_days, max_mb=config.storage.max_mb)
+    except (OSError, StoreError) as exc:
+        log.error("storage at %s cannot be used: %s", config.storage.path, exc)
+        detector.close()
+        return EXIT_FATAL
+    service = Service(config, detector, store)
+    log.info("mode: %s; storage: %s", service.mode.value, config.storage.path)
     service.start()
     log.info("running %d camera(s); stop with Ctrl-C or SIGTERM", len(config.cameras))
     while not stop.wait(STATUS_LOG_INTERVAL_S):
@@ -240,6 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
             )  # fmt: skip
     service.stop()
+    store.close()
     detector.close()
     log.info("stopped")
     return EXIT_OK

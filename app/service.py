@@ -10,23 +10,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.analysis import CameraAnalysis, Outcome
 from app.capture import Camera
 from app.capture.camera import SourceFactory
-from app.config import Config
+from app.config import Config, Mode, resolve_zone
 from app.detect import Detector
 from app.detect.base import Image
 from app.detect.worker import DetectionWorker
 from app.domain import Detections
-from app.pipeline import CameraPipeline, DetectFn, FrameResult
+from app.evidence import Evidence
+from app.pipeline import CameraPipeline, DetectFn
+from app.rules import RuleEngine, zones_for_camera
+from app.runner import CameraRunner, Listener
+from app.store import Store
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[FrameResult], None]
 DETECT_TIMEOUT_S = 10.0
+RETENTION_EVERY_S = 600.0
+MODE_KEY = "mode"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,91 +67,45 @@ class ServiceStatus:
     detector: DetectorStatus
 
 
-class CameraRunner:
-    """Feeds one camera's freshest frame to its pipeline at most `detect_fps` times a second."""
-
-    def __init__(self, camera: Camera, pipeline: CameraPipeline, detect_fps: float, listeners: list[Listener]) -> None:
-        self.camera = camera
-        self._pipeline = pipeline
-        self._interval = 1.0 / detect_fps
-        self._listeners = listeners
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"pipeline-{camera.name}", daemon=True)
-        self._lock = threading.Lock()
-        self._done: deque[float] = deque(maxlen=64)
-        self.dropped = 0
-        self.latest: FrameResult | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def fps_detect(self) -> float:
-        now = time.monotonic()
-        with self._lock:
-            recent = [t for t in self._done if now - t <= 5.0]
-        return (
-            round((len(recent) - 1) / (recent[-1] - recent[0]), 2)
-            if len(recent) >= 2 and recent[-1] > recent[0]
-            else 0.0
-        )
-
-    def _run(self) -> None:
-        last_seq = 0
-        next_tick = time.monotonic()
-        while not self._stop.is_set():
-            delay = next_tick - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                break
-            frame = self.camera.slot.newer_than(last_seq, timeout=1.0)
-            if frame is None:
-                next_tick = time.monotonic()
-                continue
-            last_seq = frame.seq
-            try:
-                result = self._pipeline.process(frame)
-            except Exception:
-                log.exception("camera %s: pipeline failed on frame %d; continuing", self.camera.name, frame.seq)
-                next_tick = time.monotonic() + self._interval
-                continue
-            finished = time.monotonic()
-            with self._lock:
-                self._done.append(finished)
-                self.latest = result
-            for listener in self._listeners:
-                try:
-                    listener(result)
-                except Exception:
-                    log.exception("camera %s: a result listener failed", self.camera.name)
-            next_tick += self._interval
-            if finished > next_tick:  # fell behind: skip what was missed, never work on a backlog
-                with self._lock:
-                    self.dropped += int((finished - next_tick) / self._interval) + 1
-                next_tick = finished
-
-
 class Service:
-    def __init__(self, config: Config, detector: Detector, *, open_source: SourceFactory | None = None) -> None:
+    def __init__(
+        self, config: Config, detector: Detector, store: Store, *, open_source: SourceFactory | None = None
+    ) -> None:
         self.config = config
-        self._detector = detector
+        self.store = store
         self._worker = DetectionWorker(detector)
         self._started = time.monotonic()
-        self._listeners: list[Listener] = [self._log_tracks]
+        self.evidence = Evidence(store)
+        self._listeners: list[Listener] = [self.evidence, self._log_tracks]
         self._announced: set[str] = set()
+        saved = store.get_state(MODE_KEY)
+        mode = Mode(saved) if saved in {m.value for m in Mode} else config.mode  # persisted across restarts
+        self._rules = RuleEngine(config.rules, config.cameras, resolve_zone(config.timezone), mode)
+        self._rules_lock = threading.Lock()
         model_size = detector.info.input_size[0]
         self.runners: dict[str, CameraRunner] = {}
         for name, cam in config.cameras.items():
             camera = Camera(name, cam.source, open_source=open_source)
             pipeline = CameraPipeline(name, cam, self._detect_for(name), model_size)
-            self.runners[name] = CameraRunner(camera, pipeline, cam.detect_fps, self._listeners)
+            analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))
+            self.runners[name] = CameraRunner(camera, analysis, cam.detect_fps, self._listeners)
         self._watchdog_stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    @property
+    def mode(self) -> Mode:
+        with self._rules_lock:
+            return self._rules.mode
+
+    def set_mode(self, mode: Mode) -> None:
+        """Switch mode now; persisted before it takes effect so a restart keeps it."""
+        self.store.set_state(MODE_KEY, mode.value)
+        with self._rules_lock:
+            self._rules.set_mode(mode, time.time())
+        log.info("mode: %s", mode.value)
 
     def start(self) -> None:
         self._worker.start()
@@ -186,11 +145,7 @@ class Service:
             info.backend, info.device, info.model, info.runtime, stats.inference_ms, info.note, stats.errors
         )
         return ServiceStatus(
-            self.config.node_id,
-            round(time.monotonic() - self._started, 1),
-            self.config.mode.value,
-            tuple(cameras),
-            detector,
+            self.config.node_id, round(time.monotonic() - self._started, 1), self.mode.value, tuple(cameras), detector
         )
 
     def _detect_for(self, camera: str) -> DetectFn:
@@ -202,11 +157,18 @@ class Service:
         return detect
 
     def _watch(self) -> None:
+        last_retention = time.monotonic()
         while not self._watchdog_stop.wait(1.0):
             for runner in self.runners.values():
                 runner.camera.check()
+            if time.monotonic() - last_retention >= RETENTION_EVERY_S:
+                last_retention = time.monotonic()
+                report = self.store.enforce_retention(time.time())
+                if report.files_deleted or report.over_quota:
+                    log.info("storage: %s", report)
 
-    def _log_tracks(self, result: FrameResult) -> None:
+    def _log_tracks(self, outcome: Outcome) -> None:
+        result = outcome.result
         for track in result.tracks:
             if track.confirmed and track.id not in self._announced:
                 self._announced.add(track.id)

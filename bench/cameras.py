@@ -127,6 +127,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     from app.domain import Frame
     from app.pipeline import FrameResult
     from app.service import Service
+    from app.store import Store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     detector = open_detector(DetectorConfig(type="cpu"))
@@ -147,7 +148,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     cams = "\n".join(
         f"  cam{i}:\n    source: {url}\n    detect_fps: {spec['detect_fps']}" for i, url in enumerate(urls)
     )
-    service = Service(parse_config(f"node_id: bench\ndetector: {{type: cpu}}\ncameras:\n{cams}\n"), detector)
+    store = Store(Path(tempfile.mkdtemp(prefix="bench-store-")), retain_days=1, max_mb=256)
+    service = Service(parse_config(f"node_id: bench\ndetector: {{type: cpu}}\ncameras:\n{cams}\n"), detector, store)
     measuring = threading.Event()
     ages: dict[str, list[float]] = {name: [] for name in service.runners}
     took: dict[str, list[float]] = {name: [] for name in service.runners}
@@ -170,7 +172,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         return wrapper
 
     for name, runner in service.runners.items():
-        runner._pipeline.process = timed(name, runner._pipeline.process)  # type: ignore[method-assign,assignment]
+        pipeline = runner.analysis.pipeline
+        pipeline.process = timed(name, pipeline.process)  # type: ignore[method-assign,assignment]
 
     def snapshot() -> dict[str, Any]:
         cams: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.demo.clip import ClipInfo
 from app.domain import Box
 from tests.conftest import FIXTURES, PhotoWriter
 from tests.detect.test_detector import ASTRONAUT_PERSON
@@ -86,16 +87,21 @@ def test_run_with_a_bad_config_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_run_demo_starts_and_stops_cleanly(signum: signal.Signals) -> None:
-    proc = subprocess.Popen([EDGEWATCH, "run"], stderr=subprocess.PIPE, text=True)
+def test_run_demo_sees_the_person_and_stops_cleanly(
+    signum: signal.Signals, person_clip: ClipInfo, tmp_path: Path
+) -> None:
+    env = {**os.environ, "EDGEWATCH_DEMO_CLIP": str(person_clip.path), "EDGEWATCH_DEMO_STATE": str(tmp_path / "state")}
+    proc = subprocess.Popen([EDGEWATCH, "run"], stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
     started = time.monotonic()
     seen = ""
-    while "detector person on cpu" not in seen and time.monotonic() - started < 30:
+    while "camera demo: person demo-" not in seen and time.monotonic() - started < 30:
         line = proc.stderr.readline()
         if not line:
             break
         seen += line
     proc.send_signal(signum)
-    assert proc.wait(timeout=10) == 0, seen
+    assert proc.wait(timeout=15) == 0, seen
     assert "embedded demo" in seen and "detector person on cpu" in seen
+    assert "camera demo: person demo-" in seen  # a newcomer sees a detection at once
+    assert (tmp_path / "state" / "edgewatch.db").is_file()

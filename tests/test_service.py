@@ -7,20 +7,31 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from app.config import Config, parse_config
+import pytest
+
+from app.analysis import Outcome
+from app.config import Config, Mode, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.base import DetectorInfo, Image
 from app.detect.engine import SsdDetector
-from app.domain import Detections, Frame
+from app.domain import Alert, Detections, Frame
 from app.pipeline import FrameResult
 from app.service import Service
+from app.store import Store
 from tests.support.rtsp import RtspCamera
 
 
-def config_for(urls: dict[str, str], detect_fps: float = 5) -> Config:
+def config_for(urls: dict[str, str], detect_fps: float = 5, rules: str = "") -> Config:
     cameras = "\n".join(f"  {name}:\n    source: {url}\n    detect_fps: {detect_fps}" for name, url in urls.items())
-    return parse_config(f"node_id: test\ncameras:\n{cameras}\ndetector: {{type: cpu}}\n")
+    return parse_config(f"node_id: test\ncameras:\n{cameras}\ndetector: {{type: cpu}}\n{rules}")
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state", retain_days=7, max_mb=64) as opened:
+        yield opened
 
 
 @contextmanager
@@ -36,10 +47,12 @@ class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.results: list[FrameResult] = []
+        self.alerts: list[Alert] = []
 
-    def __call__(self, result: FrameResult) -> None:
+    def __call__(self, outcome: Outcome) -> None:
         with self.lock:
-            self.results.append(result)
+            self.results.append(outcome.result)
+            self.alerts.extend(outcome.alerts)
 
     def first_pass(self, camera: str, frames: int) -> list[FrameResult]:
         """Results for the clip's first pass (the server loops it; a second pass is a new visit)."""
@@ -61,12 +74,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
-    person_clip: ClipInfo, empty_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: SsdDetector
+    person_clip: ClipInfo,
+    empty_clip: ClipInfo,
+    rtsp_cameras: Callable[..., RtspCamera],
+    detector: SsdDetector,
+    evidence: Store,
 ) -> None:
     assert person_clip.annexb is not None and empty_clip.annexb is not None
     walk, still = rtsp_cameras(person_clip.annexb), rtsp_cameras(empty_clip.annexb)
     recorder = Recorder()
-    service = Service(config_for({"walk": walk.url, "still": still.url}), detector)
+    rule = "rules: [{name: anyone, objects: [person], min_dwell: 1s, cooldown: 60s}]\n"
+    service = Service(config_for({"walk": walk.url, "still": still.url}, rules=rule), detector, evidence)
     service.add_listener(recorder)
     with running(service):
         passed = wait_until(
@@ -89,6 +107,14 @@ def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
     assert all(c.online for c in by_camera.values()), status
     assert by_camera["walk"].fps_detect >= 3.0 and by_camera["still"].fps_detect >= 3.0, status
     assert status.detector.backend == "cpu" and status.detector.inference_ms > 0
+    # Her visit is evidence: one event with its best snapshot, one alert, stored durably.
+    walk_alerts = [a for a in recorder.alerts if a.camera == "walk"]
+    assert [a.rule for a in walk_alerts] == ["anyone"] and not [a for a in recorder.alerts if a.camera == "still"]
+    assert [a.id for a in evidence.alerts()] == [walk_alerts[0].id]
+    event = evidence.event(walk_alerts[0].event_id)
+    assert event is not None and event.camera == "walk" and event.label == "person"
+    snapshot = evidence.snapshot_path(event.id)
+    assert snapshot is not None and snapshot.stat().st_size > 10_000
 
 
 class SlowDetector:
@@ -110,14 +136,15 @@ class SlowDetector:
 
 
 def test_a_slow_detector_always_gets_the_freshest_frame_and_drops_are_counted(
-    person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: SsdDetector
+    person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: SsdDetector, evidence: Store
 ) -> None:
     assert person_clip.annexb is not None
     camera = rtsp_cameras(person_clip.annexb)
-    service = Service(config_for({"walk": camera.url}, detect_fps=5), SlowDetector(detector))
+    service = Service(config_for({"walk": camera.url}, detect_fps=5), SlowDetector(detector), evidence)
     runner = service.runners["walk"]
     lags: list[int] = []
-    process = runner._pipeline.process  # instrument the real pipeline: how old is what it gets?
+    pipeline = runner.analysis.pipeline
+    process = pipeline.process  # instrument the real pipeline: how old is what it gets?
 
     def measured(frame: Frame) -> FrameResult:
         newest = runner.camera.slot.peek()
@@ -125,10 +152,22 @@ def test_a_slow_detector_always_gets_the_freshest_frame_and_drops_are_counted(
         lags.append(newest.seq - frame.seq)
         return process(frame)
 
-    runner._pipeline.process = measured  # type: ignore[method-assign]
+    pipeline.process = measured  # type: ignore[method-assign]
     with running(service):
         assert wait_until(lambda: len(lags) >= 8, 20)
         status = service.status().cameras[0]
     assert max(lags) <= 1, lags  # never a backlog: the newest frame (or one racing in) is worked on
     assert status.dropped > 0 and status.fps_detect < 5.0, status
     assert status.fps_in >= 9.0, status  # capture keeps its pace whatever detection does
+
+
+def test_the_mode_survives_a_restart(tmp_path: Path, detector: SsdDetector, person_clip: ClipInfo) -> None:
+    config = config_for({"demo": str(person_clip.path)})
+    assert config.mode is Mode.AWAY
+    with Store(tmp_path / "state", retain_days=7, max_mb=64) as first:
+        service = Service(config, detector, first)
+        assert service.mode is Mode.AWAY
+        service.set_mode(Mode.DISARMED)
+        assert service.status().mode == "disarmed"
+    with Store(tmp_path / "state", retain_days=7, max_mb=64) as second:
+        assert Service(config, detector, second).mode is Mode.DISARMED  # not the config's `away`

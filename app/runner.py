@@ -1,0 +1,82 @@
+"""Drives one camera's analysis at its detect fps, always on the freshest frame."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from app.analysis import CameraAnalysis, Outcome
+from app.capture import Camera
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Outcome], None]
+
+
+class CameraRunner:
+    """Feeds one camera's freshest frame to its analysis at most `detect_fps` times a second."""
+
+    def __init__(self, camera: Camera, analysis: CameraAnalysis, detect_fps: float, listeners: list[Listener]) -> None:
+        self.camera = camera
+        self.analysis = analysis
+        self._interval = 1.0 / detect_fps
+        self._listeners = listeners
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"pipeline-{camera.name}", daemon=True)
+        self._lock = threading.Lock()
+        self._done: deque[float] = deque(maxlen=64)
+        self.dropped = 0
+        self.latest: Outcome | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def fps_detect(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._done if now - t <= 5.0]
+        return (
+            round((len(recent) - 1) / (recent[-1] - recent[0]), 2)
+            if len(recent) >= 2 and recent[-1] > recent[0]
+            else 0.0
+        )
+
+    def _run(self) -> None:
+        last_seq = 0
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            delay = next_tick - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            frame = self.camera.slot.newer_than(last_seq, timeout=1.0)
+            if frame is None:
+                next_tick = time.monotonic()
+                continue
+            last_seq = frame.seq
+            try:
+                outcome = self.analysis.process(frame)
+            except Exception:
+                log.exception("camera %s: pipeline failed on frame %d; continuing", self.camera.name, frame.seq)
+                next_tick = time.monotonic() + self._interval
+                continue
+            finished = time.monotonic()
+            with self._lock:
+                self._done.append(finished)
+                self.latest = outcome
+            for listener in self._listeners:
+                try:
+                    listener(outcome)
+                except Exception:
+                    log.exception("camera %s: a result listener failed", self.camera.name)
+            next_tick += self._interval
+            if finished > next_tick:  # fell behind: skip what was missed, never work on a backlog
+                with self._lock:
+                    self.dropped += int((finished - next_tick) / self._interval) + 1
+                next_tick = finished
