@@ -78,12 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_check_config(args: argparse.Namespace) -> int:
+def _load(path: Path | None) -> Config | None:
+    """The config at `path` (the demo without one), or None after printing its errors."""
     try:
-        config = load_config(args.file)
+        return load_config(path) if path is not None else demo_config()
     except ConfigError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
+        return None
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.file)
+    if config is None:
         return EXIT_BAD_INPUT
     print(f"{args.file}: ok ({len(config.cameras)} camera(s), {len(config.rules)} rule(s))")
     return EXIT_OK
@@ -155,11 +162,8 @@ def _print_detections(path: Path, image: Image, detector: Detector, min_score: f
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
+    config = _load(args.config)
+    if config is None:
         return EXIT_BAD_INPUT
     camera = args.camera or next(iter(config.cameras))
     if camera not in config.cameras:
@@ -208,11 +212,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        config: Config = load_config(args.config) if args.config else demo_config()
-    except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
+    config = _load(args.config)
+    if config is None:
         return EXIT_BAD_INPUT
     if args.config is None:
         log.info("no --config given: running the embedded demo (camera: %s)", config.cameras["demo"].source)

@@ -137,6 +137,15 @@ def _sweep(db: Database, files: SnapshotDir, tally: _Tally) -> None:
                 conn.executemany("DELETE FROM snapshots WHERE event_id = ? AND name = ?", dangling)
 
 
+def _delete_events(db: Database, files: SnapshotDir, rows: list[Any], tally: _Tally) -> None:
+    """Files first, then rows: on a full disk the files still go even if SQLite cannot commit."""
+    for _, name in rows:
+        if name is not None:
+            tally.removed(files.remove(str(name)))
+    with db.write() as conn:
+        conn.executemany("DELETE FROM events WHERE id = ?", [(str(event_id),) for event_id, _ in rows])
+
+
 def _expire(db: Database, files: SnapshotDir, cutoff: float, tally: _Tally) -> None:
     while True:
         with files.lock:
@@ -147,11 +156,7 @@ def _expire(db: Database, files: SnapshotDir, cutoff: float, tally: _Tally) -> N
             )
             if not rows:
                 break
-            for _, name in rows:
-                if name is not None:
-                    tally.removed(files.remove(str(name)))
-            with db.write() as conn:
-                conn.executemany("DELETE FROM events WHERE id = ?", [(str(event_id),) for event_id, _ in rows])
+            _delete_events(db, files, rows, tally)
         tally.events_expired += len(rows)
     with db.write() as conn:
         tally.alerts_expired += conn.execute("DELETE FROM alerts WHERE fired_at < ?", (cutoff,)).rowcount
@@ -197,9 +202,5 @@ def _evict(db: Database, files: SnapshotDir, max_bytes: int, tally: _Tally) -> N
             )
             if not rows:
                 break
-            for _, name in rows:
-                if name is not None:
-                    tally.removed(files.remove(str(name)))
-            with db.write() as conn:
-                conn.executemany("DELETE FROM events WHERE id = ?", [(str(event_id),) for event_id, _ in rows])
+            _delete_events(db, files, rows, tally)
         tally.events_evicted += len(rows)
