@@ -29,6 +29,7 @@ class CameraRunner:
         self._lock = threading.Lock()
         self._done: deque[float] = deque(maxlen=64)
         self.dropped = 0
+        self.enabled = True  # switched over MQTT/API: a disabled camera keeps capturing, detects nothing
         self.latest: Outcome | None = None
 
     def start(self) -> None:
@@ -55,6 +56,10 @@ class CameraRunner:
             delay = next_tick - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
+            if not self.enabled:
+                self._stop.wait(0.5)
+                next_tick = time.monotonic()
+                continue
             frame = self.camera.slot.newer_than(last_seq, timeout=1.0)
             if frame is None:
                 next_tick = time.monotonic()

@@ -23,6 +23,7 @@ from app.detect.worker import DetectionWorker
 from app.domain import Detections
 from app.evidence import Evidence
 from app.pipeline import CameraPipeline, DetectFn
+from app.publish.bridge import MqttBridge
 from app.rules import RuleEngine, zones_for_camera
 from app.runner import CameraRunner, Listener
 from app.store import Store
@@ -59,12 +60,20 @@ class DetectorStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttInfo:
+    connected: bool
+    outbox: int  # alerts waiting for the broker's acknowledgement
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceStatus:
     node: str
     uptime_s: float
     mode: str
     cameras: tuple[CameraStatus, ...]
     detector: DetectorStatus
+    mqtt: MqttInfo | None  # None: no broker configured
 
 
 class Service:
@@ -89,8 +98,15 @@ class Service:
             pipeline = CameraPipeline(name, cam, self._detect_for(name), model_size)
             analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))
             self.runners[name] = CameraRunner(camera, analysis, cam.detect_fps, self._listeners)
+        for name in self.runners:
+            self.runners[name].enabled = store.get_state(_enabled_key(name)) != "OFF"
         self._watchdog_stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self.bridge: MqttBridge | None = None
+        if config.mqtt is not None:
+            self.bridge = MqttBridge(config, self, store)
+            self.evidence.add_sink(self.bridge.on_alert)
+            self._listeners.append(self.bridge.on_outcome)
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -107,7 +123,31 @@ class Service:
             self._rules.set_mode(mode, time.time())
         log.info("mode: %s", mode.value)
 
+    def camera_enabled(self, camera: str) -> bool:
+        return self.runners[camera].enabled
+
+    def set_camera_enabled(self, camera: str, enabled: bool) -> None:
+        self.store.set_state(_enabled_key(camera), "ON" if enabled else "OFF")
+        self.runners[camera].enabled = enabled
+        log.info("camera %s: %s", camera, "enabled" if enabled else "disabled")
+
+    def cameras_online(self) -> dict[str, bool]:
+        return {name: runner.camera.health().online for name, runner in self.runners.items()}
+
+    def stats(self) -> dict[str, object]:
+        """The P/stats payload."""
+        status = self.status()
+        return {
+            "cameras": {c.name: {"fps_in": c.fps_in, "fps_detect": c.fps_detect, "dropped": c.dropped}
+                        for c in status.cameras},
+            "detector": {"backend": status.detector.backend, "device": status.detector.device,
+                         "inference_ms": status.detector.inference_ms},
+            "uptime": status.uptime_s,
+        }  # fmt: skip
+
     def start(self) -> None:
+        if self.bridge is not None:
+            self.bridge.start()
         self._worker.start()
         for runner in self.runners.values():
             runner.camera.start()
@@ -121,6 +161,8 @@ class Service:
             runner.stop()
         self._worker.stop()
         self._watchdog.join(2.0)
+        if self.bridge is not None:
+            self.bridge.stop()
 
     def status(self) -> ServiceStatus:
         cameras = []
@@ -144,9 +186,14 @@ class Service:
         detector = DetectorStatus(
             info.backend, info.device, info.model, info.runtime, stats.inference_ms, info.note, stats.errors
         )
+        mqtt = None
+        if self.bridge is not None:
+            client = self.bridge.client.status()
+            mqtt = MqttInfo(client.connected, self.bridge.outbox.depth(), client.error)
         return ServiceStatus(
-            self.config.node_id, round(time.monotonic() - self._started, 1), self.mode.value, tuple(cameras), detector
-        )
+            self.config.node_id, round(time.monotonic() - self._started, 1), self.mode.value, tuple(cameras), detector,
+            mqtt,
+        )  # fmt: skip
 
     def _detect_for(self, camera: str) -> DetectFn:
         worker = self._worker
@@ -176,3 +223,7 @@ class Service:
         for track in result.ended:
             self._announced.discard(track.id)
             log.info("camera %s: %s %s left", result.frame.camera, track.label, track.id)
+
+
+def _enabled_key(camera: str) -> str:
+    return f"camera.{camera}.enabled"

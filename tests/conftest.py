@@ -15,7 +15,7 @@ from app.config import DetectorConfig
 from app.detect import ModelStore, open_detector
 from app.detect.engine import SsdDetector
 
-pytest_plugins = ["tests.support.clips", "tests.support.rtsp"]
+pytest_plugins = ["tests.support.clips", "tests.support.rtsp", "tests.support.mosquitto"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -111,6 +111,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX events_camera_start ON events (camera, start_time)",
     ),
+    # 3: the MQTT outbox: an alert stays pending until the broker acknowledged it
+    (
+        "ALTER TABLE alerts ADD COLUMN delivered_at REAL",
+        "CREATE INDEX alerts_pending ON alerts (fired_at) WHERE delivered_at IS NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -548,6 +553,35 @@ class Store:
             return []
         rows = self._db.query(_SELECT_ALERTS, (None if since is None else float(since), limit))
         return [_alert(row) for row in rows]
+
+    # outbox ---------------------------------------------------------------------------
+
+    def pending_alerts(self, *, since: float, limit: int = 100) -> list[Alert]:
+        """Alerts fired at or after `since` the broker has not acknowledged yet, oldest first."""
+        limit = min(max(int(limit), 0), MAX_LIMIT)
+        rows = self._db.query(
+            "SELECT id, rule, camera, label, score, box, zones, event_id, started_at, fired_at, severity "
+            "FROM alerts WHERE delivered_at IS NULL AND fired_at >= ? ORDER BY fired_at, rowid LIMIT ?",
+            (float(since), limit),
+        )
+        return [_alert(row) for row in rows]
+
+    def pending_count(self, *, since: float) -> int:
+        rows = self._db.query(
+            "SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL AND fired_at >= ?", (float(since),)
+        )
+        return int(rows[0][0])
+
+    def mark_delivered(self, alert_id: str, at: float) -> None:
+        """The broker has it. Not fsynced: after a power cut the alert may go out once more,
+        with the same id, which subscribers can deduplicate; losing it is not an option."""
+        try:
+            with self._db.write() as conn:
+                conn.execute("UPDATE alerts SET delivered_at = ? WHERE id = ?", (float(at), alert_id))
+        except (OSError, sqlite3.DatabaseError, StoreError) as exc:
+            self._failures.record("mark_delivered", exc)
+            return
+        self._failures.ok("mark_delivered")
 
     # state ----------------------------------------------------------------------------
 

@@ -1,0 +1,5 @@
+"""Publishing to the home-automation hub: the MQTT connection (`mqtt`, the only paho user)."""
+
+from app.publish.mqtt import Message, MqttClient, MqttStatus
+
+__all__ = ["Message", "MqttClient", "MqttStatus"]

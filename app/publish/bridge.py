@@ -1,0 +1,220 @@
+"""Everything edgewatch says over MQTT, and the commands it takes from there.
+
+States are retained (a hub that restarts with a clean session sees them at once);
+alerts go through the durable outbox; discovery is republished on every connect and
+whenever Home Assistant announces itself online.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Protocol
+
+from app import __version__
+from app.analysis import Outcome
+from app.config import Config, Mode
+from app.domain import Alert
+from app.payloads import event_payload
+from app.publish.discovery import HA_STATUS_TOPIC, discovery_messages, discovery_topics, removal_messages
+from app.publish.frigate import frigate_count_message, frigate_event_message
+from app.publish.mqtt import Message, MqttClient
+from app.publish.outbox import Outbox
+from app.publish.topics import Topics, parse_mode, parse_switch
+from app.store import Store
+
+log = logging.getLogger(__name__)
+
+STATS_EVERY_S = 60.0
+DISCOVERY_STATE_KEY = "mqtt.discovery_topics"
+
+
+class Control(Protocol):
+    """What the bridge may ask of the service."""
+
+    @property
+    def mode(self) -> Mode: ...
+
+    def set_mode(self, mode: Mode) -> None: ...
+
+    def camera_enabled(self, camera: str) -> bool: ...
+
+    def set_camera_enabled(self, camera: str, enabled: bool) -> None: ...
+
+    def stats(self) -> dict[str, object]: ...
+
+    def cameras_online(self) -> dict[str, bool]: ...
+
+
+class MqttBridge:
+    def __init__(self, config: Config, control: Control, store: Store) -> None:
+        assert config.mqtt is not None
+        self._config = config
+        self._mqtt = config.mqtt
+        self._control = control
+        self._store = store
+        self.topics = Topics(self._mqtt.topic_prefix, config.node_id)
+        t = self.topics
+        self.client = MqttClient(
+            self._mqtt,
+            client_id=f"edgewatch-{config.node_id}",
+            will=Message(t.available, b"offline", qos=1, retain=True),
+            on_connect=self._on_connect,
+            on_message=self._on_message,
+            subscriptions=[t.mode_set, t.enabled_set("+"), HA_STATUS_TOPIC],
+        )
+        self.outbox = Outbox(store, self.client, t.alerts)
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
+        self._motion: dict[str, bool] = {}
+        self._online: dict[str, bool] = {}
+        self._firing: dict[str, set[str]] = {}  # rule → event ids it fired for that are still open
+        self._labels: set[str] = {"person"}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mqtt-states", daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        self.client.start()
+        self.outbox.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        if self.client.connected:
+            self._send(self.topics.available, "offline", retain=True)
+        self.outbox.stop()
+        self.client.stop()
+
+    # -- inputs from the service ---------------------------------------------
+    def on_alert(self, alert: Alert) -> None:
+        """An AlertSink: the alert is stored; queue it, and mark its rule as firing."""
+        self.outbox.submit(alert)
+        with self._lock:
+            self._firing.setdefault(alert.rule, set()).add(alert.event_id)
+        self._send(self.topics.rule_state(alert.rule), "ON", retain=True)
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        """A runner listener: events, object counts and motion for one camera's frame."""
+        camera = outcome.result.frame.camera
+        for change in outcome.changes:
+            self._send(
+                self.topics.events, json.dumps({"type": change.type, "event": event_payload(change.event)}), qos=1
+            )
+            if self._mqtt.frigate_compat:
+                topic, payload = frigate_event_message(change.type, None, change.event)
+                self._send(topic, payload, qos=1)
+            if change.type == "end":
+                self._rule_event_ended(change.event.id)
+        counts: dict[str, int] = {}
+        for track in outcome.result.tracks:
+            if track.confirmed:
+                counts[track.label] = counts.get(track.label, 0) + 1
+        moving = bool(outcome.result.motion)
+        with self._lock:
+            new_labels = set(counts) - self._labels
+            self._labels |= set(counts)
+            labels = {label for (cam, label) in self._counts if cam == camera} | set(counts)
+            changed = {
+                label: counts.get(label, 0)
+                for label in labels
+                if self._counts.get((camera, label)) != counts.get(label, 0)
+            }
+            for label, n in changed.items():
+                self._counts[(camera, label)] = n
+            motion_changed = self._motion.get(camera) != moving
+            self._motion[camera] = moving
+        for label, n in changed.items():
+            self._send(self.topics.count(camera, label), str(n), retain=True)
+            if self._mqtt.frigate_compat:
+                topic, payload = frigate_count_message(camera, label, n)
+                self._send(topic, payload, retain=True)
+        if motion_changed:
+            self._send(self.topics.motion(camera), "ON" if moving else "OFF", retain=True)
+        if new_labels and self._mqtt.ha_discovery:
+            self._publish_discovery()  # a class seen for the first time gets its count sensor
+
+    # -- MQTT side -----------------------------------------------------------
+    def _on_connect(self) -> None:
+        t = self.topics
+        self._send(t.available, "online", retain=True)
+        self._send(t.mode, self._control.mode.value, retain=True)
+        for camera in self._config.cameras:
+            self._send(t.enabled(camera), "ON" if self._control.camera_enabled(camera) else "OFF", retain=True)
+        online = self._control.cameras_online()
+        with self._lock:
+            self._online = dict(online)
+        for camera, up in online.items():
+            self._send(t.camera_status(camera), "online" if up else "offline", retain=True)
+        for rule in self._config.rules:
+            self._send(t.rule_state(rule.name), "ON" if self._firing.get(rule.name) else "OFF", retain=True)
+        if self._mqtt.ha_discovery:
+            self._publish_discovery()
+        self.outbox.reconnected()
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        command = self.topics.parse_command(topic)
+        if topic == HA_STATUS_TOPIC:
+            if payload.strip().lower() == b"online" and self._mqtt.ha_discovery:
+                self._publish_discovery()  # HA restarted: it forgot non-retained config
+            return
+        if command is None:
+            return
+        if command.kind == "mode":
+            mode = parse_mode(payload)
+            if mode is None:
+                log.warning("mqtt: ignored an invalid mode command on %s", topic)
+                return
+            self._control.set_mode(mode)
+            self._send(self.topics.mode, mode.value, retain=True)
+            return
+        switch = parse_switch(payload)
+        if command.camera not in self._config.cameras or switch is None:
+            log.warning("mqtt: ignored an invalid enable command on %s", topic)
+            return
+        self._control.set_camera_enabled(command.camera, switch)
+        self._send(self.topics.enabled(command.camera), "ON" if switch else "OFF", retain=True)
+
+    def _publish_discovery(self) -> None:
+        with self._lock:
+            labels = sorted(self._labels)
+        messages = discovery_messages(self._config, self.topics, labels, version=__version__)
+        current = discovery_topics(messages)
+        previous = set(json.loads(self._store.get_state(DISCOVERY_STATE_KEY) or "[]"))
+        for topic, payload in [*removal_messages(previous, current), *messages]:
+            self._send(topic, payload, qos=1, retain=True)
+        try:
+            self._store.set_state(DISCOVERY_STATE_KEY, json.dumps(sorted(current)))
+        except Exception:  # noqa: BLE001 - a full disk must not stop discovery
+            log.warning("mqtt: could not remember the discovery topics")
+
+    def _rule_event_ended(self, event_id: str) -> None:
+        off = []
+        with self._lock:
+            for rule, events in self._firing.items():
+                if event_id in events:
+                    events.discard(event_id)
+                    if not events:
+                        off.append(rule)
+        for rule in off:
+            self._send(self.topics.rule_state(rule), "OFF", retain=True)
+
+    def _run(self) -> None:
+        last_stats = 0.0
+        while not self._stop.wait(1.0):
+            online = self._control.cameras_online()
+            with self._lock:
+                changed = {cam: up for cam, up in online.items() if self._online.get(cam) != up}
+                self._online.update(changed)
+            for camera, up in changed.items():
+                self._send(self.topics.camera_status(camera), "online" if up else "offline", retain=True)
+            if time.monotonic() - last_stats >= STATS_EVERY_S:
+                last_stats = time.monotonic()
+                stats = {**self._control.stats(), "outbox": self.outbox.depth()}
+                self._send(self.topics.stats, json.dumps(stats), qos=0)
+
+    def _send(self, topic: str, payload: str, *, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(Message(topic, payload.encode(), qos=qos, retain=retain))

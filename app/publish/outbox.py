@@ -1,0 +1,112 @@
+"""The durable alert outbox: every alert is already in the store; this sends the ones the
+broker has not acknowledged, oldest first, and marks each delivered only on its PUBACK.
+
+During a broker outage alerts simply wait in the store (they survive a restart too);
+once the broker is back they go out in order, marked `late`. Alerts older than the TTL
+are kept in the store for the dashboard but no longer pushed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from app.domain import Alert
+from app.payloads import alert_payload
+from app.publish.mqtt import Message
+from app.store import Store
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER_S = 5.0  # delivered this long after it fired: it waited in the outbox
+DEFAULT_TTL_S = 24 * 3600.0
+BATCH = 100
+
+
+class Publisher(Protocol):
+    @property
+    def connected(self) -> bool: ...
+
+    def publish(self, message: Message, on_acked: Callable[[], None] | None = None) -> bool: ...
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        topic: str,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        snapshot_url: Callable[[Alert], str | None] = lambda _alert: None,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._topic = topic
+        self._ttl = ttl_s
+        self._snapshot_url = snapshot_url
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def submit(self, alert: Alert) -> None:
+        """A new alert is stored: send it now if the broker is there (an AlertSink)."""
+        del alert  # it is in the store; the sender reads in order from there
+        self._wake.set()
+
+    def reconnected(self) -> None:
+        """The connection was re-established: unacknowledged sends are lost, send them again."""
+        with self._lock:
+            self._in_flight.clear()
+        self._wake.set()
+
+    def depth(self) -> int:
+        return self._store.pending_count(since=time.time() - self._ttl)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            if self._publisher.connected:
+                try:
+                    self._flush()
+                except Exception:
+                    log.exception("outbox: sending failed; will retry")
+
+    def _flush(self) -> None:
+        for alert in self._store.pending_alerts(since=time.time() - self._ttl, limit=BATCH):
+            with self._lock:
+                if alert.id in self._in_flight:
+                    continue
+                self._in_flight.add(alert.id)
+            now = time.time()
+            payload = alert_payload(
+                alert, sent_at=now, late=now - alert.fired_at > LATE_AFTER_S, snapshot_url=self._snapshot_url(alert)
+            )
+            message = Message(self._topic, json.dumps(payload).encode(), qos=1, retain=False)
+            if not self._publisher.publish(message, on_acked=self._acked(alert.id)):
+                with self._lock:
+                    self._in_flight.discard(alert.id)
+                return  # not connected any more: keep order, try again after the reconnect
+
+    def _acked(self, alert_id: str) -> Callable[[], None]:
+        def done() -> None:
+            self._store.mark_delivered(alert_id, time.time())
+            with self._lock:
+                self._in_flight.discard(alert_id)
+
+        return done

@@ -1,0 +1,313 @@
+"""MQTT end to end with a real Debian mosquitto: alerts from the real pipeline, the durable
+outbox across a broker outage, the last will, discovery on request, commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from app.config import Config, Mode, parse_config
+from app.demo.clip import ClipInfo
+from app.detect.engine import SsdDetector
+from app.domain import Alert
+from app.publish.bridge import MqttBridge
+from app.service import Service
+from app.store import Store
+from tests.support.mosquitto import Mosquitto
+
+EDGEWATCH = str(Path(sys.executable).with_name("edgewatch"))
+ALERT_FIELDS = {
+    "id", "rule", "camera", "label", "score", "box", "zones", "event_id", "started_at", "sent_at", "severity", "late",
+    "snapshot_url",
+}  # fmt: skip
+
+
+class Subscriber:
+    """A plain paho client, as Home Assistant or Node-RED would be."""
+
+    def __init__(self, broker: Mosquitto, *topics: str) -> None:
+        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2)
+        self._client.on_message = lambda _c, _u, m: self.messages.put((m.topic, bytes(m.payload), bool(m.retain)))
+        subscribed = threading.Event()
+        self._client.on_subscribe = lambda *_a: subscribed.set()
+        self._client.connect(broker.host, int(broker.port or 0))
+        self._client.loop_start()
+        self._client.subscribe([(t, 1) for t in topics])
+        assert subscribed.wait(5)
+
+    def next(self, topic: str, timeout: float = 15.0) -> tuple[bytes, bool]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                got, payload, retained = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if paho.topic_matches_sub(topic, got):
+                return payload, retained
+        raise AssertionError(f"nothing on {topic} within {timeout} s")
+
+    def drain(self, topic: str, wait: float = 0.5) -> list[bytes]:
+        out = []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                got, payload, _ = self.messages.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if paho.topic_matches_sub(topic, got):
+                out.append(payload)
+        return out
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+@contextmanager
+def subscriber(broker: Mosquitto, *topics: str) -> Iterator[Subscriber]:
+    sub = Subscriber(broker, *topics)
+    try:
+        yield sub
+    finally:
+        sub.close()
+
+
+def mqtt_config(source: str, broker: Mosquitto, rules: str = "", extra: str = "") -> Config:
+    return parse_config(
+        f"node_id: garage-pi\ncameras:\n  drive:\n    source: {source}\ndetector: {{type: cpu}}\n"
+        f"mqtt: {{host: 127.0.0.1, port: {broker.port}{extra}}}\n{rules}"
+    )
+
+
+class Control:
+    """The service side as the bridge sees it, for tests that drive the bridge alone."""
+
+    def __init__(self) -> None:
+        self.mode = Mode.AWAY
+        self.enabled = {"drive": True}
+
+    def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+
+    def camera_enabled(self, camera: str) -> bool:
+        return self.enabled[camera]
+
+    def set_camera_enabled(self, camera: str, enabled: bool) -> None:
+        self.enabled[camera] = enabled
+
+    def stats(self) -> dict[str, object]:
+        return {}
+
+    def cameras_online(self) -> dict[str, bool]:
+        return {"drive": True}
+
+
+def alert(n: int) -> Alert:
+    now = time.time()
+    return Alert(f"evt-{n}:porch", "porch", "drive", "person", 0.9, (0.1, 0.2, 0.3, 0.9), ("porch",), f"evt-{n}",
+                 now - 2, now, "alert")  # fmt: skip
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
+    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], detector: SsdDetector, tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    rule = "rules: [{name: anyone, objects: [person], min_dwell: 1s}]\n"
+    config = mqtt_config(str(person_clip.path), broker, rule)
+    with subscriber(broker, "edgewatch/garage-pi/#") as sub, Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        service = Service(config, detector, store)
+        service.start()
+        try:
+            payload, retained = sub.next("edgewatch/garage-pi/alerts", timeout=30)
+            assert wait_until(lambda: store.pending_count(since=0) == 0, 5)  # acknowledged: out of the outbox
+            status = service.status()
+        finally:
+            service.stop()
+    body = json.loads(payload)
+    assert set(body) == ALERT_FIELDS and not retained
+    assert (body["rule"], body["camera"], body["label"], body["late"]) == ("anyone", "drive", "person", False)
+    assert body["id"] == f"{body['event_id']}:anyone" and body["severity"] == "alert"
+    assert all(0.0 <= v <= 1.0 for v in body["box"]) and body["sent_at"].endswith("Z")
+    assert status.mqtt is not None and status.mqtt.connected and status.mqtt.outbox == 0
+
+
+def test_alerts_wait_out_a_broker_outage_and_arrive_in_order_marked_late(
+    mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    config = mqtt_config("/nonexistent.mp4", broker)
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        bridge = MqttBridge(config, Control(), store)
+        bridge.start()
+        try:
+            assert wait_until(lambda: bridge.client.connected, 10)
+            broker.stop()
+            assert wait_until(lambda: not bridge.client.connected, 10)
+            sent = [alert(n) for n in range(5)]
+            for a in sent:
+                store.add_alert(a)
+                bridge.on_alert(a)
+                time.sleep(0.05)
+            assert bridge.outbox.depth() == 5
+            time.sleep(LATE_WAIT)  # they are late by now
+            with subscriber(broker.start(), "edgewatch/garage-pi/alerts", "edgewatch/garage-pi/available") as sub:
+                got = [json.loads(sub.next("edgewatch/garage-pi/alerts", timeout=40)[0]) for _ in sent]
+                assert [g["id"] for g in got] == [a.id for a in sent]  # all five, in order
+                assert all(g["late"] for g in got)
+                assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
+                assert sub.drain("edgewatch/garage-pi/alerts", wait=1.5) == []  # none sent twice
+        finally:
+            bridge.stop()
+
+
+LATE_WAIT = 5.5
+
+
+def test_available_goes_offline_by_last_will_and_back_online(
+    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    config = tmp_path / "edgewatch.yaml"
+    config.write_text(
+        f"node_id: garage-pi\ncameras: {{drive: {{source: {person_clip.path}}}}}\ndetector: {{type: cpu}}\n"
+        f"mqtt: {{host: 127.0.0.1, port: {broker.port}}}\nstorage: {{path: {tmp_path / 'state'}}}\n"
+    )
+    env = {**os.environ}
+    run = [EDGEWATCH, "run", "--config", str(config)]
+    proc = subprocess.Popen(run, stderr=subprocess.DEVNULL, env=env)
+    try:
+        with subscriber(broker, "edgewatch/garage-pi/available") as sub:
+            assert sub.next("edgewatch/garage-pi/available", timeout=30)[0] == b"online"
+        proc.send_signal(signal.SIGKILL)  # no goodbye: only the broker's last will can say it
+        proc.wait(10)
+        time.sleep(0.5)
+        with subscriber(broker, "edgewatch/garage-pi/available") as fresh:
+            payload, retained = fresh.next("edgewatch/garage-pi/available", timeout=10)
+            assert (payload, retained) == (b"offline", True)
+        proc = subprocess.Popen(run, stderr=subprocess.DEVNULL, env=env)
+        with subscriber(broker, "edgewatch/garage-pi/available") as again:
+            assert again.next("edgewatch/garage-pi/available", timeout=30)[0] in (b"offline", b"online")
+            assert wait_until(lambda: b"online" in again.drain("edgewatch/garage-pi/available", 0.3), 30)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_discovery_is_republished_when_home_assistant_comes_online(
+    mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    config = mqtt_config("/nonexistent.mp4", broker, "rules: [{name: porch, objects: [person]}]\n")
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        bridge = MqttBridge(config, Control(), store)
+        bridge.start()
+        try:
+            assert wait_until(lambda: bridge.client.connected, 10)
+            time.sleep(1.0)  # published by now: a hub that connects later gets it retained
+            with subscriber(broker, "homeassistant/#") as sub:
+                payload, retained = sub.next("homeassistant/select/garage-pi/+/config")
+                assert retained and json.loads(payload)["availability_topic"] == "edgewatch/garage-pi/available"
+                sub.drain("homeassistant/#", wait=1.0)
+                sub.publish("homeassistant/status", b"online")
+                again = sub.drain("homeassistant/+/garage-pi/+/config", wait=2.0)
+                components = {json.loads(p)["unique_id"] for p in again if p}
+                assert "garage-pi_mode" in components and any(c.startswith("garage-pi_rule_") for c in components)
+        finally:
+            bridge.stop()
+
+
+def test_commands_are_validated_applied_and_echoed(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
+    broker = mosquitto_broker()
+    config = mqtt_config("/nonexistent.mp4", broker)
+    control = Control()
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        bridge = MqttBridge(config, control, store)
+        bridge.start()
+        try:
+            assert wait_until(lambda: bridge.client.connected, 10)
+            with subscriber(broker, "edgewatch/garage-pi/mode", "edgewatch/garage-pi/drive/enabled") as sub:
+                sub.drain("#", wait=0.5)
+                for junk in (b"holiday", b"", b"\xff\xfe", b"x" * 10_000):
+                    sub.publish("edgewatch/garage-pi/mode/set", junk)
+                    sub.publish("edgewatch/garage-pi/drive/enabled/set", junk)
+                sub.publish("edgewatch/garage-pi/nocam/enabled/set", b"OFF")
+                time.sleep(1.0)
+                assert control.mode is Mode.AWAY and control.enabled == {"drive": True}
+                assert bridge.client.connected  # nothing crashed the network thread
+                sub.publish("edgewatch/garage-pi/mode/set", b" night\n")
+                assert sub.next("edgewatch/garage-pi/mode")[0] == b"night"
+                assert control.mode.value == "night"
+                sub.publish("edgewatch/garage-pi/drive/enabled/set", b"OFF")
+                assert sub.next("edgewatch/garage-pi/drive/enabled")[0] == b"OFF" and not control.enabled["drive"]
+        finally:
+            bridge.stop()
+
+
+def test_two_boxes_on_one_broker_never_collide(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
+    broker = mosquitto_broker()
+    stores, bridges = [], []
+    try:
+        for node in ("garage-pi", "front-pi"):
+            config = parse_config(
+                f"node_id: {node}\ncameras: {{drive: {{source: /x.mp4}}}}\n"
+                f"mqtt: {{host: 127.0.0.1, port: {broker.port}}}\nrules: [{{name: porch}}]\n"
+            )
+            store = Store(tmp_path / node, retain_days=7, max_mb=64)
+            stores.append(store)
+            bridges.append(MqttBridge(config, Control(), store))
+        with subscriber(broker, "homeassistant/#", "edgewatch/#") as sub:
+            for b in bridges:
+                b.start()
+            time.sleep(2.0)
+            seen: dict[str, list[bytes]] = {}
+            while not sub.messages.empty():
+                topic, payload, _ = sub.messages.get()
+                seen.setdefault(topic, []).append(payload)
+        owner = {
+            json.loads(p)["unique_id"]: t for t, ps in seen.items() if t.startswith("homeassistant/") for p in ps if p
+        }
+        topics = [t for t in seen if t.startswith("homeassistant/")]
+        assert len(owner) == len(topics)  # one unique id per discovery topic, none shared
+        assert {i.split("_")[0] for i in owner} == {"front-pi", "garage-pi"}
+        assert {t for t in seen if t.startswith("edgewatch/garage-pi/")}.isdisjoint(
+            {t for t in seen if t.startswith("edgewatch/front-pi/")}
+        )
+    finally:
+        for b in bridges:
+            b.stop()
+        for s in stores:
+            s.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads() -> Iterator[None]:
+    before = threading.active_count()
+    yield
+    time.sleep(0.2)
+    assert threading.active_count() <= before + 2

@@ -1,0 +1,549 @@
+"""MqttClient against a real Debian mosquitto: acks, last will, outages, auth + ACL, TLS, callbacks.
+
+The broker is a real process (tests.support.mosquitto); the "hub" on the other side is a plain
+paho client (`Watcher`). Outages are real: the broker is stopped, frozen (SIGSTOP: connection
+open, nothing answered) or killed, then started again on the same port.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from app.config import MqttConfig
+from app.config.schema import TlsConfig
+from app.publish.mqtt import Message, MqttClient
+from tests.support.mosquitto import Mosquitto
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+T = "edgewatch/t"  # topic prefix used by these tests
+
+Broker = Callable[..., Mosquitto]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+class Watcher:
+    """A plain paho client on the hub's side: subscribes and records what arrives (with retain flags)."""
+
+    def __init__(
+        self,
+        broker: Mosquitto,
+        topics: Sequence[str] = (f"{T}/#",),
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._cond = threading.Condition()
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._subscribed = threading.Event()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"watcher-{id(self):x}")
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *_args: self._subscribed.set()
+        assert broker.port is not None
+        self._client.connect(broker.host, broker.port)
+        self._client.loop_start()
+        self._client.subscribe([(topic, 1) for topic in topics])
+        if not self._subscribed.wait(5):
+            self.close()
+            raise TimeoutError("watcher: no SUBACK from the broker")
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self._cond.notify_all()
+
+    def wait_for(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: any(m[:2] == (topic, payload) for m in self.messages), timeout)
+
+    def payloads(self, topic: str) -> list[bytes]:
+        with self._cond:
+            return [payload for t, payload, _ in self.messages if t == topic]
+
+    def retained(self) -> dict[str, bytes]:
+        with self._cond:
+            return {t: payload for t, payload, retain in self.messages if retain}
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def retained_now(broker: Mosquitto, topic: str, settle: float = 0.3, **kwargs: str) -> dict[str, bytes]:
+    """The retained messages a hub connecting now receives under `topic` (a filter)."""
+    with Watcher(broker, [topic], **kwargs) as fresh:
+        time.sleep(settle)  # retained messages follow the SUBACK at once; this covers scheduling
+        return fresh.retained()
+
+
+class Acks:
+    """Counts `on_acked` calls per message key, thread-safely."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def callback(self, key: str) -> Callable[[], None]:
+        def acked() -> None:
+            with self._lock:
+                self.counts[key] += 1
+
+        return acked
+
+    def __getitem__(self, key: str) -> int:
+        with self._lock:
+            return self.counts[key]
+
+
+class Probe:
+    """An MqttClient under test plus what its on_connect / on_message saw."""
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        client_id: str = "edgewatch-test",
+        subscriptions: Sequence[str] = (),
+        username: str | None = None,
+        password_file: Path | None = None,
+        ca_file: Path | None = None,
+        host: str = HOST,
+        on_connect: Callable[[], None] | None = None,
+        on_message: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        self.connects = 0
+        self.messages: list[tuple[str, bytes]] = []
+        self._on_connect = on_connect
+        self._on_message = on_message
+        config = MqttConfig(
+            host=host,
+            port=port,
+            username=username,
+            password_file=None if password_file is None else str(password_file),
+            tls=TlsConfig(ca_file=None if ca_file is None else str(ca_file)),
+        )
+        self.client = MqttClient(
+            config,
+            client_id=client_id,
+            will=Message(f"{T}/available", b"offline", retain=True),
+            on_connect=self._connected,
+            on_message=self._message,
+            subscriptions=subscriptions,
+        )
+
+    def _connected(self) -> None:
+        self.connects += 1
+        if self._on_connect is not None:
+            self._on_connect()
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        self.messages.append((topic, payload))
+        if self._on_message is not None:
+            self._on_message(topic, payload)
+
+    def started(self) -> Probe:
+        self.client.start()
+        return self
+
+    def wait_connected(self, timeout: float = 5.0) -> None:
+        assert wait_until(lambda: self.client.connected, timeout), f"not connected: {self.client.status()}"
+
+
+@pytest.fixture
+def probes() -> Iterator[Callable[..., Probe]]:
+    made: list[Probe] = []
+
+    def make(port: int, **kwargs: object) -> Probe:
+        probe = Probe(port, **kwargs)  # type: ignore[arg-type]
+        made.append(probe)
+        return probe
+
+    yield make
+    for probe in made:
+        probe.client.stop()
+
+
+# -- publishing -------------------------------------------------------------------------------
+
+
+def test_qos1_reaches_the_broker_and_is_acked_once_only_after_the_broker_has_it(
+    mosquitto_broker: Broker, probes: Callable[..., Probe]
+) -> None:
+    broker = mosquitto_broker()
+    acks = Acks()
+    with Watcher(broker) as hub:
+        probe = probes(broker.port).started()
+        probe.wait_connected()
+        assert probe.client.publish(Message(f"{T}/state", b"kept", retain=True), acks.callback("retained"))
+        assert probe.client.publish(Message(f"{T}/alert", b"once"), acks.callback("plain"))
+        assert hub.wait_for(f"{T}/state", b"kept")
+        assert hub.wait_for(f"{T}/alert", b"once")
+        assert wait_until(lambda: acks["retained"] == 1 and acks["plain"] == 1)
+
+        # A frozen broker reads nothing and acks nothing: on_acked must wait for the real PUBACK.
+        broker.freeze()
+        assert probe.client.publish(Message(f"{T}/alert", b"while frozen"), acks.callback("frozen"))
+        time.sleep(0.5)
+        assert acks["frozen"] == 0
+        assert hub.payloads(f"{T}/alert") == [b"once"]
+        broker.thaw()
+        assert hub.wait_for(f"{T}/alert", b"while frozen")
+        assert wait_until(lambda: acks["frozen"] == 1)
+
+    # A hub connecting later gets the retained state (flagged retained), not the plain alert.
+    assert retained_now(broker, f"{T}/#") == {f"{T}/state": b"kept"}
+    assert acks.counts == {"retained": 1, "plain": 1, "frozen": 1}  # exactly once each, even later
+
+
+def test_concurrent_publishes_from_threads_are_each_acked_exactly_once(
+    mosquitto_broker: Broker, probes: Callable[..., Probe]
+) -> None:
+    # QoS 0 acks often arrive before paho's publish() has even returned (~1 % here, more under
+    # load); a client that looked the mid up without waiting would lose those callbacks.
+    broker = mosquitto_broker()
+    acks = Acks()
+    threads_n, per_thread = 4, 60
+    with Watcher(broker) as hub:
+        probe = probes(broker.port).started()
+        probe.wait_connected()
+
+        def send(t: int) -> None:
+            for i in range(per_thread):
+                key = f"{t}-{i}"
+                message = Message(f"{T}/load/{t}", key.encode(), qos=i % 2)
+                assert probe.client.publish(message, acks.callback(key))
+
+        threads = [threading.Thread(target=send, args=(t,)) for t in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        keys = {f"{t}-{i}" for t in range(threads_n) for i in range(per_thread)}
+        assert wait_until(lambda: set(acks.counts) == keys, timeout=10), len(acks.counts)
+        assert wait_until(lambda: sum(len(hub.payloads(f"{T}/load/{t}")) for t in range(threads_n)) == len(keys))
+        for t in range(threads_n):
+            got = hub.payloads(f"{T}/load/{t}")
+            assert sorted(got) == sorted(f"{t}-{i}".encode() for i in range(per_thread))  # each once
+            # MQTT orders per QoS only: QoS 0 overtakes QoS 1 waiting for an in-flight slot.
+            qos1 = [f"{t}-{i}".encode() for i in range(1, per_thread, 2)]
+            assert [p for p in got if p in qos1] == qos1
+    time.sleep(0.2)
+    assert set(acks.counts.values()) == {1}
+
+
+def test_an_unacked_message_is_not_resent_by_paho_after_a_reconnect(
+    mosquitto_broker: Broker, probes: Callable[..., Probe]
+) -> None:
+    # The caller's outbox owns retries: paho's copy of a message that was never acked must not
+    # reappear on the next connection (it would duplicate the outbox's own resend).
+    broker = mosquitto_broker()
+    acks = Acks()
+    probe = probes(broker.port).started()
+    probe.wait_connected()
+    broker.freeze()
+    assert probe.client.publish(Message(f"{T}/ghost", b"never acked", retain=True), acks.callback("ghost"))
+    broker.kill()  # the frozen broker dies with the PUBLISH unread
+    assert wait_until(lambda: not probe.client.connected)
+    broker.start()
+    probe.wait_connected(timeout=5)
+    assert probe.client.publish(Message(f"{T}/marker", b"after", retain=True), acks.callback("marker"))
+    assert wait_until(lambda: acks["marker"] == 1)
+    # paho would have resent the ghost before anything published in on_connect or later.
+    assert retained_now(broker, f"{T}/#") == {f"{T}/marker": b"after"}
+    assert acks["ghost"] == 0
+
+
+def test_invalid_messages_and_filters_are_refused_early() -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        Message(f"{T}/+/x", b"")
+    with pytest.raises(ValueError, match="empty"):
+        Message("", b"")
+    with pytest.raises(ValueError, match="QoS"):
+        Message(f"{T}/x", b"", qos=3)
+    config = MqttConfig(host=HOST)
+    will = Message(f"{T}/available", b"offline", retain=True)
+    with pytest.raises(ValueError, match="fill a level"):
+        MqttClient(config, client_id="x", will=will, subscriptions=[f"{T}/a#"])
+    assert MqttClient(config, client_id="x", will=will).publish(will) is False  # never started
+
+
+# -- last will ----------------------------------------------------------------------------------
+
+CHILD = """
+import sys, threading
+from app.config import MqttConfig
+from app.publish import Message, MqttClient
+
+acked = threading.Event()
+topic = "edgewatch/t/available"
+client = MqttClient(
+    MqttConfig(host="127.0.0.1", port=int(sys.argv[1])),
+    client_id="will-child",
+    will=Message(topic, b"offline", retain=True),
+    on_connect=lambda: client.publish(Message(topic, b"online", retain=True), on_acked=acked.set),
+)
+client.start()
+sys.exit(0 if acked.wait(10) and threading.Event().wait() else 3)
+"""
+
+
+def test_last_will_fires_when_the_process_dies_but_not_on_a_clean_stop(
+    mosquitto_broker: Broker, probes: Callable[..., Probe], tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    with Watcher(broker, [f"{T}/available"]) as hub, (tmp_path / "child.log").open("wb") as child_log:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(broker.port)], cwd=ROOT, stdout=child_log, stderr=child_log
+        )
+        try:
+            assert hub.wait_for(f"{T}/available", b"online", timeout=15), (tmp_path / "child.log").read_text()
+            child.kill()  # SIGKILL: no DISCONNECT, the kernel just closes the socket
+            child.wait(5)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(5)
+        assert hub.wait_for(f"{T}/available", b"offline")
+    assert retained_now(broker, f"{T}/available") == {f"{T}/available": b"offline"}
+
+    # A clean stop() sends DISCONNECT: the broker discards the will and `online` stays.
+    acks = Acks()
+    probe = probes(broker.port, client_id="will-clean").started()
+    probe.wait_connected()
+    assert probe.client.publish(Message(f"{T}/available", b"online", retain=True), acks.callback("online"))
+    assert wait_until(lambda: acks["online"] == 1)
+    probe.client.stop()
+    assert not probe.client.connected
+    assert wait_until(lambda: "Client will-clean disconnected." in broker.log()), broker.log()[-2000:]
+    assert retained_now(broker, f"{T}/available") == {f"{T}/available": b"online"}
+
+
+# -- outages --------------------------------------------------------------------------------------
+
+
+def test_broker_down_at_start_then_up_connects_within_the_backoff(
+    mosquitto_broker: Broker, probes: Callable[..., Probe]
+) -> None:
+    broker = mosquitto_broker(start=False)
+    probe = probes(broker.port)
+    began = time.monotonic()
+    probe.client.start()
+    assert time.monotonic() - began < 0.5  # non-blocking
+    assert not probe.client.connected
+    assert wait_until(lambda: probe.client.status().error is not None, timeout=2)
+    error = probe.client.status().error
+    assert error is not None
+    assert f"cannot connect to the broker at {HOST}:{broker.port}" in error
+    assert "refused" in error.lower()
+    assert probe.client.publish(Message(f"{T}/x", b"")) is False
+
+    broker.start()
+    probe.wait_connected(timeout=5)
+    # paho retries a failed first connect at ~3 s, 7 s, 15 s, ... (its first-connection loop waits
+    # 1 s, then 2 s more); the broker was up long before the first retry.
+    assert 2.5 < time.monotonic() - began < 4.0
+    assert probe.connects == 1
+    status = probe.client.status()
+    assert (status.connected, status.error, status.reconnects) == (True, None, 0)
+
+
+def test_broker_outage_while_connected_then_back_reconnects_and_resubscribes(
+    mosquitto_broker: Broker, probes: Callable[..., Probe]
+) -> None:
+    broker = mosquitto_broker()
+    acks = Acks()
+    probe = probes(broker.port, subscriptions=[f"{T}/cmd"]).started()
+    probe.wait_connected()
+    assert probe.connects == 1
+
+    broker.stop()
+    down = time.monotonic()
+    assert wait_until(lambda: not probe.client.connected, timeout=3)
+    assert time.monotonic() - down < 3
+    assert "lost the connection" in (probe.client.status().error or "")
+    assert probe.client.publish(Message(f"{T}/alert", b"during outage"), acks.callback("outage")) is False
+
+    broker.start()  # same port, empty broker (no persistence)
+    probe.wait_connected(timeout=5)
+    assert wait_until(lambda: probe.connects == 2)
+    status = probe.client.status()
+    assert (status.connected, status.error, status.reconnects) == (True, None, 1)
+    with Watcher(broker) as hub:  # the subscription was renewed on the new (clean) session
+        hub.publish(f"{T}/cmd", b"after outage")
+        assert wait_until(lambda: (f"{T}/cmd", b"after outage") in probe.messages)
+    assert acks["outage"] == 0  # a refused publish never acks, not even after the reconnect
+
+
+# -- authentication, ACL ------------------------------------------------------------------------
+
+ACL = """user edge
+topic readwrite edgewatch/#
+
+user watcher
+topic read #
+"""
+
+
+def test_refused_login_is_reported_retried_and_fixed_by_a_restart_then_acl_drops_silently(
+    mosquitto_broker: Broker, probes: Callable[..., Probe], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    broker = mosquitto_broker(users={"edge": "right-pw-123", "watcher": "watch-pw-456"}, acl=ACL)
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("wrong-pw-789\n")
+    probe = probes(broker.port, username="edge", password_file=secret).started()
+
+    assert wait_until(lambda: "refused the login" in (probe.client.status().error or ""), timeout=3)
+    error = probe.client.status().error or ""
+    assert "not authorized" in error and "'edge'" in error
+    # paho keeps retrying with backoff after a refusal: attempts at ~0 s, 1 s, 3 s.
+    assert wait_until(lambda: broker.log().count("disconnected, not authorised") >= 2, timeout=4.5), broker.log()
+    assert not probe.client.connected
+    assert probe.connects == 0
+
+    # The password file is read at start(): fix it and restart the client.
+    probe.client.stop()
+    secret.write_text("right-pw-123\n")  # one trailing newline is not part of the password
+    acks = Acks()
+    with Watcher(broker, ["#"], username="watcher", password="watch-pw-456") as hub:
+        probe.client.start()
+        probe.wait_connected()
+        assert probe.client.status().error is None
+        # Mosquitto acks a publish its ACL forbids (MQTT 3.1.1 cannot say no) and drops it.
+        assert probe.client.publish(Message("other/secret", b"denied"), acks.callback("denied"))
+        assert probe.client.publish(Message(f"{T}/ok", b"allowed"), acks.callback("allowed"))
+        assert hub.wait_for(f"{T}/ok", b"allowed")
+        assert wait_until(lambda: acks["denied"] == 1 and acks["allowed"] == 1)
+        # The broker handles one client's packets in order: had it routed the denied message,
+        # the hub would have received it before the allowed one.
+        assert hub.payloads("other/secret") == []
+
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    for password in ("wrong-pw-789", "right-pw-123"):
+        assert password not in logged
+        assert password not in error
+
+
+def test_unreadable_password_file_is_a_status_error_not_a_crash(
+    mosquitto_broker: Broker, probes: Callable[..., Probe], tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    probe = probes(broker.port, username="edge", password_file=tmp_path / "missing").started()
+    error = probe.client.status().error or ""
+    assert error.startswith("cannot read mqtt.password_file:")
+    assert "missing" in error
+    time.sleep(0.3)
+    assert not probe.client.connected
+    assert "New client connected" not in broker.log()
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+
+
+EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
+
+
+def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
+    key, cert = folder / f"{name}.key", folder / f"{name}.crt"
+    _openssl("req", "-x509", *EC_KEY, "-days", "2", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert))
+    return key, cert
+
+
+def test_tls_verifies_the_broker_against_the_configured_ca(
+    mosquitto_broker: Broker, probes: Callable[..., Probe], tmp_path: Path
+) -> None:
+    ca_key, ca_cert = make_ca(tmp_path, "test-ca")
+    _, other_ca = make_ca(tmp_path, "other-ca")
+    key, csr, cert, ext = (tmp_path / f"server.{suffix}" for suffix in ("key", "csr", "crt", "ext"))
+    ext.write_text(f"subjectAltName=IP:{HOST}\n")  # the client checks the host name (here an IP)
+    _openssl("req", *EC_KEY, "-subj", "/CN=broker", "-keyout", str(key), "-out", str(csr))
+    ca = ["-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial"]
+    _openssl("x509", "-req", "-days", "2", "-in", str(csr), *ca, "-extfile", str(ext), "-out", str(cert))
+    broker = mosquitto_broker(extra_config=[f"cafile {ca_cert}", f"certfile {cert}", f"keyfile {key}"])
+
+    acks = Acks()
+    good = probes(broker.port, client_id="tls-good", ca_file=ca_cert).started()
+    good.wait_connected()
+    assert good.client.publish(Message(f"{T}/tls", b"encrypted"), acks.callback("tls"))
+    assert wait_until(lambda: acks["tls"] == 1)
+
+    bad = probes(broker.port, client_id="tls-bad", ca_file=other_ca).started()
+    assert wait_until(lambda: "certificate verify failed" in (bad.client.status().error or ""), timeout=3)
+    assert not bad.client.connected
+
+    missing = probes(broker.port, client_id="tls-missing", ca_file=tmp_path / "nope.crt").started()
+    assert (missing.client.status().error or "").startswith("cannot use mqtt.tls.ca_file:")
+
+
+# -- incoming messages, callbacks that fail -----------------------------------------------------
+
+
+def test_subscribed_messages_reach_on_message_and_failing_callbacks_break_nothing(
+    mosquitto_broker: Broker, probes: Callable[..., Probe], caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(*_args: object) -> None:
+        raise RuntimeError("callback bug")
+
+    broker = mosquitto_broker()
+    probe = probes(
+        broker.port, subscriptions=[f"{T}/cmd/#", f"{T}/+/set"], on_connect=explode, on_message=explode
+    ).started()
+    probe.wait_connected()
+    assert probe.connects == 1  # on_connect ran (and raised) after the subscriptions were made
+    acks = Acks()
+    with Watcher(broker) as hub:
+        for topic, payload in [(f"{T}/cmd/a", b"first"), (f"{T}/other", b"not subscribed"), (f"{T}/mode/set", b"x")]:
+            hub.publish(topic, payload)
+        assert wait_until(lambda: len(probe.messages) == 2)
+        assert probe.messages == [(f"{T}/cmd/a", b"first"), (f"{T}/mode/set", b"x")]
+        assert probe.client.publish(Message(f"{T}/a", b"1"), on_acked=explode)
+        assert probe.client.publish(Message(f"{T}/b", b"2"), acks.callback("after"))
+        assert wait_until(lambda: acks["after"] == 1)
+        hub.publish(f"{T}/cmd/b", b"still listening")
+        assert wait_until(lambda: (f"{T}/cmd/b", b"still listening") in probe.messages)
+    assert probe.client.connected
+    failures = [r.getMessage() for r in caplog.records if r.exc_info is not None]
+    assert sorted(failures) == [
+        "MQTT on_acked callback failed",
+        "MQTT on_connect callback failed",
+        "MQTT on_message callback failed",
+        "MQTT on_message callback failed",
+        "MQTT on_message callback failed",
+    ]
