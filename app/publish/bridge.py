@@ -109,6 +109,8 @@ class MqttBridge:
                 self._send(topic, payload, qos=1)
             if change.type == "end":
                 self._rule_event_ended(change.event.id)
+            if change.best_frame is not None and self._mqtt.snapshots:
+                self._send_snapshot(camera, change.event.id)
         counts: dict[str, int] = {}
         for track in outcome.result.tracks:
             if track.confirmed:
@@ -190,6 +192,17 @@ class MqttBridge:
             self._store.set_state(DISCOVERY_STATE_KEY, json.dumps(sorted(current)))
         except Exception:  # noqa: BLE001 - a full disk must not stop discovery
             log.warning("mqtt: could not remember the discovery topics")
+
+    def _send_snapshot(self, camera: str, event_id: str) -> None:
+        """Opt-in only: the best snapshot leaves the box. It is the JPEG the store just kept."""
+        path = self._store.snapshot_path(event_id)
+        if path is None:
+            return
+        try:
+            jpeg = path.read_bytes()
+        except OSError:
+            return
+        self.client.publish(Message(self.topics.snapshot(camera), jpeg, qos=0, retain=True))
 
     def _rule_event_ended(self, event_id: str) -> None:
         off = []

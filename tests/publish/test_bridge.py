@@ -311,3 +311,26 @@ def _no_leftover_threads() -> Iterator[None]:
     yield
     time.sleep(0.2)
     assert threading.active_count() <= before + 2
+
+
+def test_snapshots_leave_the_box_only_when_enabled(
+    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], detector: SsdDetector, tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    for enabled in (False, True):
+        config = mqtt_config(str(person_clip.path), broker, extra=f", snapshots: {str(enabled).lower()}")
+        with (
+            subscriber(broker, "edgewatch/garage-pi/drive/snapshot", "edgewatch/garage-pi/events") as sub,
+            Store(tmp_path / f"s{enabled}", retain_days=7, max_mb=64) as store,
+        ):
+            service = Service(config, detector, store)
+            service.start()
+            try:
+                sub.next("edgewatch/garage-pi/events", timeout=30)  # she has been seen
+                jpegs = sub.drain("edgewatch/garage-pi/drive/snapshot", wait=2.0)
+            finally:
+                service.stop()
+        if enabled:
+            assert jpegs and jpegs[0][:2] == b"\xff\xd8"  # a JPEG
+        else:
+            assert jpegs == []
