@@ -165,8 +165,11 @@ class MqttClient:
         if config.password_file is not None:
             try:
                 password = _read_password(config.password_file)
-            except (OSError, UnicodeDecodeError) as exc:
+            except OSError as exc:
                 self._fail(f"cannot read mqtt.password_file: {exc}")
+                return False
+            except UnicodeDecodeError:  # its message would quote a byte of the password
+                self._fail(f"cannot read mqtt.password_file: {config.password_file} is not UTF-8 text")
                 return False
             if config.username is None:
                 log.warning("mqtt.password_file is set but mqtt.username is not: the password is not sent")
@@ -288,8 +291,9 @@ class MqttClient:
     def _handle_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any) -> None:
         with self._cond:
             # A racing publish() may not have recorded this mid yet: wait for it (see publish).
-            if mid not in self._pending:  # only if paho broke its ordering, or we stalled ACK_WAIT
-                log.warning("MQTT ack for message %d has no publish() on this connection; ignored", mid)
+            self._cond.wait_for(lambda: mid in self._pending or self._publishing == 0, timeout=ACK_WAIT)
+            if mid not in self._pending:  # a publish() refused as the connection changed under it
+                log.debug("MQTT ack for message %d has no publish() on this connection; ignored", mid)
                 return
             on_acked = self._pending.pop(mid)
         if on_acked is not None:

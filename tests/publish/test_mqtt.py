@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -186,8 +187,8 @@ class Probe:
 def probes() -> Iterator[Callable[..., Probe]]:
     made: list[Probe] = []
 
-    def make(port: int, **kwargs: object) -> Probe:
-        probe = Probe(port, **kwargs)  # type: ignore[arg-type]
+    def make(port: int, **kwargs: Any) -> Probe:
+        probe = Probe(port, **kwargs)
         made.append(probe)
         return probe
 
@@ -465,6 +466,10 @@ def test_unreadable_password_file_is_a_status_error_not_a_crash(
     error = probe.client.status().error or ""
     assert error.startswith("cannot read mqtt.password_file:")
     assert "missing" in error
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"pw\xff\xfe")
+    other = probes(broker.port, client_id="binary", username="edge", password_file=binary).started()
+    assert other.client.status().error == f"cannot read mqtt.password_file: {binary} is not UTF-8 text"
     time.sleep(0.3)
     assert not probe.client.connected
     assert "New client connected" not in broker.log()
