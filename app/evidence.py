@@ -12,7 +12,7 @@ from app.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-AlertSink = Callable[[Alert], None]
+AlertSink = Callable[[Alert, bool], None]  # (alert, stored durably)
 
 
 class Evidence:
@@ -26,20 +26,23 @@ class Evidence:
         self._sinks.append(sink)
 
     def __call__(self, outcome: Outcome) -> None:
-        for change in outcome.changes:
-            self._store.save_event(change.event)  # degrades (counts, logs) on a full disk
-            if change.best_frame is not None and change.best_box is not None:
-                e = change.event
-                self._store.save_snapshot(e.id, change.best_frame.image, change.best_box, e.label, e.top_score)
         for alert in outcome.alerts:
+            stored = True
             try:
                 self._store.add_alert(alert)
-            except StoreError as exc:  # the alert still goes out: losing it twice helps nobody
+            except StoreError as exc:  # it still goes out, from memory: losing it twice helps nobody
+                stored = False
                 log.error("alert %s could not be stored: %s", alert.id, exc)
             log.info("ALERT %s: %s on %s (score %.2f, zones %s)", alert.rule, alert.label, alert.camera, alert.score,
                      ", ".join(alert.zones) or "-")  # fmt: skip
             for sink in self._sinks:
                 try:
-                    sink(alert)
+                    sink(alert, stored)
                 except Exception:
                     log.exception("an alert sink failed for %s", alert.id)
+        # Alerts first: the event row and its JPEG (~6-14 ms) must not delay them.
+        for change in outcome.changes:
+            self._store.save_event(change.event)  # degrades (counts, logs) on a full disk
+            if change.best_frame is not None and change.best_box is not None:
+                e = change.event
+                self._store.save_snapshot(e.id, change.best_frame.image, change.best_box, e.label, e.top_score)

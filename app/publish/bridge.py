@@ -90,9 +90,9 @@ class MqttBridge:
         self.client.stop()
 
     # -- inputs from the service ---------------------------------------------
-    def on_alert(self, alert: Alert) -> None:
-        """An AlertSink: the alert is stored; queue it, and mark its rule as firing."""
-        self.outbox.submit(alert)
+    def on_alert(self, alert: Alert, stored: bool = True) -> None:
+        """An AlertSink: queue the alert (normally already in the store), mark its rule firing."""
+        self.outbox.submit(alert, stored)
         with self._lock:
             self._firing.setdefault(alert.rule, set()).add(alert.event_id)
         self._send(self.topics.rule_state(alert.rule), "ON", retain=True)

@@ -190,10 +190,12 @@ class MqttClient:
 
         Publishes nothing: a caller that wants `offline` seen publishes it first.
         """
+        was_connected = self.connected
         client, self._paho = self._paho, None
         if client is None:
             return
-        client.disconnect()
+        if was_connected:  # paho logs an ERROR for a disconnect between reconnect attempts
+            client.disconnect()
         client.loop_stop()
         with self._cond:
             self._connected = False

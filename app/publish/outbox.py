@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 LATE_AFTER_S = 5.0  # delivered this long after it fired: it waited in the outbox
 DEFAULT_TTL_S = 24 * 3600.0
 BATCH = 100
+ACKED_MEMORY = 4 * BATCH  # more than one flush can have read before their acks arrived
 
 
 class Publisher(Protocol):
@@ -53,6 +55,9 @@ class Outbox:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: set[str] = set()
+        # Acknowledged while a flush was walking an older read of the store: not again.
+        self._acked_ids: OrderedDict[str, None] = OrderedDict()
+        self._volatile: list[Alert] = []  # alerts the store refused: best effort, not durable
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def start(self) -> None:
@@ -63,9 +68,12 @@ class Outbox:
         self._wake.set()
         self._thread.join(timeout)
 
-    def submit(self, alert: Alert) -> None:
-        """A new alert is stored: send it now if the broker is there (an AlertSink)."""
-        del alert  # it is in the store; the sender reads in order from there
+    def submit(self, alert: Alert, stored: bool = True) -> None:
+        """A new alert: send it now if the broker is there. A stored one is read back in order
+        from the store; one the store could not keep (disk full) is held in memory instead."""
+        if not stored:
+            with self._lock:
+                self._volatile.append(alert)
         self._wake.set()
 
     def reconnected(self) -> None:
@@ -75,7 +83,9 @@ class Outbox:
         self._wake.set()
 
     def depth(self) -> int:
-        return self._store.pending_count(since=time.time() - self._ttl)
+        with self._lock:
+            volatile = len(self._volatile)
+        return self._store.pending_count(since=time.time() - self._ttl) + volatile
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -88,9 +98,11 @@ class Outbox:
                     log.exception("outbox: sending failed; will retry")
 
     def _flush(self) -> None:
-        for alert in self._store.pending_alerts(since=time.time() - self._ttl, limit=BATCH):
+        with self._lock:
+            volatile = list(self._volatile)
+        for alert in [*self._store.pending_alerts(since=time.time() - self._ttl, limit=BATCH), *volatile]:
             with self._lock:
-                if alert.id in self._in_flight:
+                if alert.id in self._in_flight or alert.id in self._acked_ids:
                     continue
                 self._in_flight.add(alert.id)
             now = time.time()
@@ -107,6 +119,10 @@ class Outbox:
         def done() -> None:
             self._store.mark_delivered(alert_id, time.time())
             with self._lock:
+                self._volatile = [a for a in self._volatile if a.id != alert_id]
                 self._in_flight.discard(alert_id)
+                self._acked_ids[alert_id] = None
+                while len(self._acked_ids) > ACKED_MEMORY:
+                    self._acked_ids.popitem(last=False)
 
         return done

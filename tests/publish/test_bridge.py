@@ -334,3 +334,40 @@ def test_snapshots_leave_the_box_only_when_enabled(
             assert jpegs and jpegs[0][:2] == b"\xff\xd8"  # a JPEG
         else:
             assert jpegs == []
+
+
+def test_a_burst_of_alerts_is_delivered_once_each(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
+    broker = mosquitto_broker()
+    config = mqtt_config("/nonexistent.mp4", broker)
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        bridge = MqttBridge(config, Control(), store)
+        bridge.start()
+        try:
+            assert wait_until(lambda: bridge.client.connected, 10)
+            with subscriber(broker, "edgewatch/garage-pi/alerts") as sub:
+                burst = [alert(n) for n in range(60)]
+                for a in burst:  # as a 20-rule frame does: store, then hand over, back to back
+                    store.add_alert(a)
+                    bridge.on_alert(a)
+                ids = [json.loads(p)["id"] for p in sub.drain("edgewatch/garage-pi/alerts", wait=4.0)]
+            assert ids == [a.id for a in burst]  # each once, in order, no duplicates
+            assert bridge.outbox.depth() == 0
+        finally:
+            bridge.stop()
+
+
+def test_an_alert_the_store_refused_still_goes_out(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
+    broker = mosquitto_broker()
+    config = mqtt_config("/nonexistent.mp4", broker)
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        bridge = MqttBridge(config, Control(), store)
+        bridge.start()
+        try:
+            assert wait_until(lambda: bridge.client.connected, 10)
+            with subscriber(broker, "edgewatch/garage-pi/alerts") as sub:
+                lost = alert(99)
+                bridge.on_alert(lost, False)  # e.g. the disk was full: not in the store
+                assert json.loads(sub.next("edgewatch/garage-pi/alerts")[0])["id"] == lost.id
+            assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
+        finally:
+            bridge.stop()
