@@ -19,8 +19,11 @@ venv="$cache/build-venv"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tensorflow, skimage' 2>/dev/null; then
   echo "models: creating the build virtualenv (tensorflow-cpu, once)"
   "$python" -m venv "$venv"
+  # tensorflow-cpu has x86_64 wheels only; on a Pi (aarch64) the plain package is the CPU build.
+  tf="tensorflow-cpu"
+  [ "$(uname -m)" = "aarch64" ] && tf="tensorflow"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "tensorflow-cpu==2.21.0" "numpy>=1.26,<2.3" "scikit-image==0.26.0"
+    "$tf==2.21.0" "numpy>=1.26,<2.3" "scikit-image==0.26.0"
 fi
 
 src="$cache/src"
