@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
+
+from tests.support.process import OwnedProcess
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
@@ -49,17 +48,11 @@ def free_port() -> int:
         return port
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL and reap (works on a stopped process too); used by the finalizer."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-
-
-class Mosquitto:
+class Mosquitto(OwnedProcess):
     """Mosquitto on 127.0.0.1:`port`; anonymous unless `users` (name → password) is given."""
+
+    error = MosquittoError
+    what = "mosquitto"
 
     host = HOST
 
@@ -73,6 +66,7 @@ class Mosquitto:
         log_dir: Path | None = None,
         start_timeout: float = 10.0,
     ) -> None:
+        super().__init__()
         self.port: int | None = port or None  # the port asked for, then the one bound (kept across restarts)
         self.users = dict(users) if users is not None else None
         self.acl = acl
@@ -85,21 +79,9 @@ class Mosquitto:
         self.dir = Path(log_dir) / f"mosquitto-{id(self):x}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.dir / "mosquitto.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], Mosquitto] | None = None
-        self.frozen = False
         self.starts = 0  # how many times a broker process became ready
 
     # -- state ----------------------------------------------------------------------------
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        """The broker process exists (it may be frozen)."""
-        return self._proc is not None and self._proc.poll() is None
 
     def log(self) -> str:
         """Everything the broker logged, across restarts."""
@@ -175,9 +157,7 @@ class Mosquitto:
                 stderr=log,
                 start_new_session=True,
             )
-        self._proc = proc
-        self.frozen = False
-        self._finalizer = weakref.finalize(self, _kill, proc)
+        self._adopt(proc)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 code = proc.wait()
@@ -189,73 +169,10 @@ class Mosquitto:
         self._reap(kill=True)
         return False, f"not accepting connections within {self.start_timeout:.0f} s"
 
-    def _reap(self, *, kill: bool, timeout: float = 5.0) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if kill:
-            _kill(proc)
-        else:
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        self._proc = None
-        self.frozen = False
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM (clean shutdown: clients see their connection closed), SIGKILL after `timeout`."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-                if self.frozen:
-                    proc.send_signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
-        self._reap(kill=False, timeout=timeout)
-
-    def kill(self) -> None:
-        """SIGKILL; returns when the process is gone (the kernel closes its sockets)."""
-        self._reap(kill=True)
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections stay open and nothing is answered (no CONNACK, no PUBACK)."""
-        self._require_running().send_signal(signal.SIGSTOP)
-        self.frozen = True
-
-    def thaw(self) -> None:
-        """SIGCONT after `freeze()`."""
-        self._require_running().send_signal(signal.SIGCONT)
-        self.frozen = False
-
-    def restart(self) -> Mosquitto:
-        """Kill the broker if it still runs, then start it again on the same port."""
-        self.kill()
-        return self.start()
-
-    def close(self) -> None:
-        """Kill the broker and remove its directory unless it was put in a given `log_dir`."""
-        self.kill()
+    def _cleanup(self) -> None:
         if self._own_dir is not None:
             self._own_dir.cleanup()
             self._own_dir = None
-
-    def _require_running(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
-            raise MosquittoError("mosquitto is not running")
-        return self._proc
-
-    def __enter__(self) -> Mosquitto:
-        return self if self.running else self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "frozen" if self.frozen else "running" if self.running else "stopped"

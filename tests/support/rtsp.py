@@ -17,19 +17,18 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import cv2
 import pytest
+
+from tests.support.process import OwnedProcess
 
 SERVER_SCRIPT = Path(__file__).resolve().with_name("rtsp_server.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -46,19 +45,11 @@ class RtspServerError(RuntimeError):
     """The RTSP server would not start, or would not stop."""
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL and reap (works on a stopped process too); used by the finalizer."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-class RtspCamera:
+class RtspCamera(OwnedProcess):
     """An RTSP server on 127.0.0.1 looping a raw Annex-B H.264 clip at `url`."""
+
+    error = RtspServerError
+    what = "the RTSP camera"
 
     def __init__(
         self,
@@ -71,6 +62,7 @@ class RtspCamera:
         log_dir: Path | None = None,
         python: str = SYSTEM_PYTHON,
     ) -> None:
+        super().__init__()
         self.clip = Path(clip)
         self.mount = mount if mount.startswith("/") else "/" + mount
         self.fps = fps
@@ -82,9 +74,6 @@ class RtspCamera:
             self._own_log_dir = tempfile.TemporaryDirectory(prefix="rtsp-camera-")
             log_dir = Path(self._own_log_dir.name)
         self.log_path = Path(log_dir) / f"rtsp-server-{id(self):x}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], RtspCamera] | None = None
-        self.frozen = False
         self.starts = 0  # how many times a server process became ready
 
     # -- state ----------------------------------------------------------------------------
@@ -94,15 +83,6 @@ class RtspCamera:
         if self.port is None:
             raise RtspServerError("the RTSP camera has not been started")
         return f"rtsp://{HOST}:{self.port}{self.mount}"
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        """The server process exists (it may be frozen)."""
-        return self._proc is not None and self._proc.poll() is None
 
     def log(self) -> str:
         """What the server wrote on stderr (GStreamer warnings, errors), across restarts."""
@@ -144,9 +124,7 @@ class RtspCamera:
             proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True
             )
-        self._proc = proc
-        self.frozen = False
-        self._finalizer = weakref.finalize(self, _kill, proc)
+        self._adopt(proc)
         line = self._read_line(proc, deadline)
         if line is None:
             if proc.poll() is None:
@@ -188,77 +166,10 @@ class RtspCamera:
                 buf += chunk
         return buf.split(b"\n", 1)[0].decode(errors="replace").strip()
 
-    def _reap(self, *, kill: bool, timeout: float = 5.0) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if kill:
-            _kill(proc)
-        else:
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        self._proc = None
-        self.frozen = False
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM (the server exits cleanly), SIGKILL after `timeout`. No-op when not running."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-                if self.frozen:
-                    proc.send_signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
-        self._reap(kill=False, timeout=timeout)
-
-    def kill(self) -> None:
-        """SIGKILL, like the camera losing power; returns when the process is gone."""
-        self._reap(kill=True)
-
-    def freeze(self) -> None:
-        """SIGSTOP: the connection stays open and silent, like a pulled cable or a hung camera."""
-        proc = self._require_running()
-        proc.send_signal(signal.SIGSTOP)
-        self.frozen = True
-
-    def thaw(self) -> None:
-        """SIGCONT after `freeze()`."""
-        proc = self._require_running()
-        proc.send_signal(signal.SIGCONT)
-        self.frozen = False
-
-    def restart(self) -> RtspCamera:
-        """Kill the server if it still runs, then start it again on the same port."""
-        self.kill()
-        return self.start()
-
-    def close(self) -> None:
-        """Kill the server and remove the log unless it was put in a given `log_dir`."""
-        self.kill()
+    def _cleanup(self) -> None:
         if self._own_log_dir is not None:
             self._own_log_dir.cleanup()
             self._own_log_dir = None
-
-    def _require_running(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
-            raise RtspServerError("the RTSP camera is not running")
-        return self._proc
-
-    def __enter__(self) -> RtspCamera:
-        return self if self.running else self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "frozen" if self.frozen else "running" if self.running else "stopped"
