@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import paho.mqtt.client as paho
+from machine import machine_cpu, settle  # bench/machine.py (bench/ is on sys.path when run)
 from paho.mqtt.enums import CallbackAPIVersion
 
 from app.analysis import CameraAnalysis, Outcome
@@ -266,28 +267,6 @@ def ms(values: Sequence[float]) -> str:
 
 def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    total = float(sum(values[:8]))
-    return total - values[3] - values[4], total
-
-
-def settle(limit_s: float, busy_pct: float = 20.0) -> float:
-    """Wait (at most `limit_s`) until the machine is nearly idle over 2 s; return the last busy %."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        a = machine_cpu()
-        time.sleep(2.0)
-        b = machine_cpu()
-        total = b[1] - a[1]
-        busy = 100 * (os.cpu_count() or 1) * (b[0] - a[0]) / total if total else 0.0
-        if busy <= busy_pct or time.monotonic() >= deadline:
-            return busy
-        print(f"  machine {busy:.0f} % busy (other processes); waiting for it to settle", flush=True)
-        time.sleep(min(8.0, max(0.0, deadline - time.monotonic())))
 
 
 def rules_yaml(n: int) -> str:

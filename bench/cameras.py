@@ -46,6 +46,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from machine import machine_cpu, settle  # bench/machine.py (bench/ is on sys.path when run)
+
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RESULT_PREFIX = "RESULT "
@@ -76,13 +78,6 @@ def thread_cpu() -> dict[int, float]:
         with contextlib.suppress(OSError, IndexError, ValueError):
             out[int(entry.name)] = proc_cpu_s(f"/proc/self/task/{entry.name}/stat")
     return out
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    total = float(sum(values[:8]))  # user nice system idle iowait irq softirq steal
-    return total - values[3] - values[4], total
 
 
 def servers_cpu(pids: list[int]) -> float:
@@ -284,21 +279,6 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the parent: clips, servers, one child per count --------------------------------------------
-
-
-def settle(limit_s: float, busy_pct: float) -> float:
-    """Wait (at most `limit_s`) until the machine is nearly idle over 2 s; return the last busy %."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        a = machine_cpu()
-        time.sleep(2.0)
-        b = machine_cpu()
-        total = b[1] - a[1]
-        busy = 100 * (os.cpu_count() or 1) * (b[0] - a[0]) / total if total else 0.0
-        if busy <= busy_pct or time.monotonic() >= deadline:
-            return busy
-        print(f"  machine {busy:.0f} % busy (other processes); waiting for it to settle", flush=True)
-        time.sleep(min(8.0, max(0.0, deadline - time.monotonic())))
 
 
 def run_count(urls: list[str], server_pids: list[int], args: argparse.Namespace, log: Path) -> dict[str, Any]:
