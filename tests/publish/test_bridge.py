@@ -119,6 +119,19 @@ class Control:
         return {"drive": True}
 
 
+@contextmanager
+def running_bridge(
+    config: Config, tmp_path: Path, control: Control | None = None
+) -> Iterator[tuple[MqttBridge, Store]]:
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        bridge = MqttBridge(config, control or Control(), store)
+        bridge.start()
+        try:
+            yield bridge, store
+        finally:
+            bridge.stop()
+
+
 def alert(n: int) -> Alert:
     now = time.time()
     return Alert(f"evt-{n}:porch", "porch", "drive", "person", 0.9, (0.1, 0.2, 0.3, 0.9), ("porch",), f"evt-{n}",
@@ -162,28 +175,23 @@ def test_alerts_wait_out_a_broker_outage_and_arrive_in_order_marked_late(
 ) -> None:
     broker = mosquitto_broker()
     config = mqtt_config("/nonexistent.mp4", broker)
-    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, Control(), store)
-        bridge.start()
-        try:
-            assert wait_until(lambda: bridge.client.connected, 10)
-            broker.stop()
-            assert wait_until(lambda: not bridge.client.connected, 10)
-            sent = [alert(n) for n in range(5)]
-            for a in sent:
-                store.add_alert(a)
-                bridge.on_alert(a)
-                time.sleep(0.05)
-            assert bridge.outbox.depth() == 5
-            time.sleep(LATE_WAIT)  # they are late by now
-            with subscriber(broker.start(), "edgewatch/garage-pi/alerts", "edgewatch/garage-pi/available") as sub:
-                got = [json.loads(sub.next("edgewatch/garage-pi/alerts", timeout=40)[0]) for _ in sent]
-                assert [g["id"] for g in got] == [a.id for a in sent]  # all five, in order
-                assert all(g["late"] for g in got)
-                assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
-                assert sub.drain("edgewatch/garage-pi/alerts", wait=1.5) == []  # none sent twice
-        finally:
-            bridge.stop()
+    with running_bridge(config, tmp_path) as (bridge, store):
+        assert wait_until(lambda: bridge.client.connected, 10)
+        broker.stop()
+        assert wait_until(lambda: not bridge.client.connected, 10)
+        sent = [alert(n) for n in range(5)]
+        for a in sent:
+            store.add_alert(a)
+            bridge.on_alert(a)
+            time.sleep(0.05)
+        assert bridge.outbox.depth() == 5
+        time.sleep(LATE_WAIT)  # they are late by now
+        with subscriber(broker.start(), "edgewatch/garage-pi/alerts", "edgewatch/garage-pi/available") as sub:
+            got = [json.loads(sub.next("edgewatch/garage-pi/alerts", timeout=40)[0]) for _ in sent]
+            assert [g["id"] for g in got] == [a.id for a in sent]  # all five, in order
+            assert all(g["late"] for g in got)
+            assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
+            assert sub.drain("edgewatch/garage-pi/alerts", wait=1.5) == []  # none sent twice
 
 
 LATE_WAIT = 5.5
@@ -224,49 +232,39 @@ def test_discovery_is_republished_when_home_assistant_comes_online(
 ) -> None:
     broker = mosquitto_broker()
     config = mqtt_config("/nonexistent.mp4", broker, "rules: [{name: porch, objects: [person]}]\n")
-    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, Control(), store)
-        bridge.start()
-        try:
-            assert wait_until(lambda: bridge.client.connected, 10)
-            time.sleep(1.0)  # published by now: a hub that connects later gets it retained
-            with subscriber(broker, "homeassistant/#") as sub:
-                payload, retained = sub.next("homeassistant/select/garage-pi/+/config")
-                assert retained and json.loads(payload)["availability_topic"] == "edgewatch/garage-pi/available"
-                sub.drain("homeassistant/#", wait=1.0)
-                sub.publish("homeassistant/status", b"online")
-                again = sub.drain("homeassistant/+/garage-pi/+/config", wait=2.0)
-                components = {json.loads(p)["unique_id"] for p in again if p}
-                assert "garage-pi_mode" in components and any(c.startswith("garage-pi_rule_") for c in components)
-        finally:
-            bridge.stop()
+    with running_bridge(config, tmp_path) as (bridge, _store):
+        assert wait_until(lambda: bridge.client.connected, 10)
+        time.sleep(1.0)  # published by now: a hub that connects later gets it retained
+        with subscriber(broker, "homeassistant/#") as sub:
+            payload, retained = sub.next("homeassistant/select/garage-pi/+/config")
+            assert retained and json.loads(payload)["availability_topic"] == "edgewatch/garage-pi/available"
+            sub.drain("homeassistant/#", wait=1.0)
+            sub.publish("homeassistant/status", b"online")
+            again = sub.drain("homeassistant/+/garage-pi/+/config", wait=2.0)
+            components = {json.loads(p)["unique_id"] for p in again if p}
+            assert "garage-pi_mode" in components and any(c.startswith("garage-pi_rule_") for c in components)
 
 
 def test_commands_are_validated_applied_and_echoed(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
     broker = mosquitto_broker()
     config = mqtt_config("/nonexistent.mp4", broker)
     control = Control()
-    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, control, store)
-        bridge.start()
-        try:
-            assert wait_until(lambda: bridge.client.connected, 10)
-            with subscriber(broker, "edgewatch/garage-pi/mode", "edgewatch/garage-pi/drive/enabled") as sub:
-                sub.drain("#", wait=0.5)
-                for junk in (b"holiday", b"", b"\xff\xfe", b"x" * 10_000):
-                    sub.publish("edgewatch/garage-pi/mode/set", junk)
-                    sub.publish("edgewatch/garage-pi/drive/enabled/set", junk)
-                sub.publish("edgewatch/garage-pi/nocam/enabled/set", b"OFF")
-                time.sleep(1.0)
-                assert control.mode is Mode.AWAY and control.enabled == {"drive": True}
-                assert bridge.client.connected  # nothing crashed the network thread
-                sub.publish("edgewatch/garage-pi/mode/set", b" night\n")
-                assert sub.next("edgewatch/garage-pi/mode")[0] == b"night"
-                assert control.mode.value == "night"
-                sub.publish("edgewatch/garage-pi/drive/enabled/set", b"OFF")
-                assert sub.next("edgewatch/garage-pi/drive/enabled")[0] == b"OFF" and not control.enabled["drive"]
-        finally:
-            bridge.stop()
+    with running_bridge(config, tmp_path, control) as (bridge, _store):
+        assert wait_until(lambda: bridge.client.connected, 10)
+        with subscriber(broker, "edgewatch/garage-pi/mode", "edgewatch/garage-pi/drive/enabled") as sub:
+            sub.drain("#", wait=0.5)
+            for junk in (b"holiday", b"", b"\xff\xfe", b"x" * 10_000):
+                sub.publish("edgewatch/garage-pi/mode/set", junk)
+                sub.publish("edgewatch/garage-pi/drive/enabled/set", junk)
+            sub.publish("edgewatch/garage-pi/nocam/enabled/set", b"OFF")
+            time.sleep(1.0)
+            assert control.mode is Mode.AWAY and control.enabled == {"drive": True}
+            assert bridge.client.connected  # nothing crashed the network thread
+            sub.publish("edgewatch/garage-pi/mode/set", b" night\n")
+            assert sub.next("edgewatch/garage-pi/mode")[0] == b"night"
+            assert control.mode.value == "night"
+            sub.publish("edgewatch/garage-pi/drive/enabled/set", b"OFF")
+            assert sub.next("edgewatch/garage-pi/drive/enabled")[0] == b"OFF" and not control.enabled["drive"]
 
 
 def test_two_boxes_on_one_broker_never_collide(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
@@ -339,35 +337,25 @@ def test_snapshots_leave_the_box_only_when_enabled(
 def test_a_burst_of_alerts_is_delivered_once_each(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
     broker = mosquitto_broker()
     config = mqtt_config("/nonexistent.mp4", broker)
-    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, Control(), store)
-        bridge.start()
-        try:
-            assert wait_until(lambda: bridge.client.connected, 10)
-            with subscriber(broker, "edgewatch/garage-pi/alerts") as sub:
-                burst = [alert(n) for n in range(60)]
-                for a in burst:  # as a 20-rule frame does: store, then hand over, back to back
-                    store.add_alert(a)
-                    bridge.on_alert(a)
-                ids = [json.loads(p)["id"] for p in sub.drain("edgewatch/garage-pi/alerts", wait=4.0)]
-            assert ids == [a.id for a in burst]  # each once, in order, no duplicates
-            assert bridge.outbox.depth() == 0
-        finally:
-            bridge.stop()
+    with running_bridge(config, tmp_path) as (bridge, store):
+        assert wait_until(lambda: bridge.client.connected, 10)
+        with subscriber(broker, "edgewatch/garage-pi/alerts") as sub:
+            burst = [alert(n) for n in range(60)]
+            for a in burst:  # as a 20-rule frame does: store, then hand over, back to back
+                store.add_alert(a)
+                bridge.on_alert(a)
+            ids = [json.loads(p)["id"] for p in sub.drain("edgewatch/garage-pi/alerts", wait=4.0)]
+        assert ids == [a.id for a in burst]  # each once, in order, no duplicates
+        assert bridge.outbox.depth() == 0
 
 
 def test_an_alert_the_store_refused_still_goes_out(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
     broker = mosquitto_broker()
     config = mqtt_config("/nonexistent.mp4", broker)
-    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, Control(), store)
-        bridge.start()
-        try:
-            assert wait_until(lambda: bridge.client.connected, 10)
-            with subscriber(broker, "edgewatch/garage-pi/alerts") as sub:
-                lost = alert(99)
-                bridge.on_alert(lost, False)  # e.g. the disk was full: not in the store
-                assert json.loads(sub.next("edgewatch/garage-pi/alerts")[0])["id"] == lost.id
-            assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
-        finally:
-            bridge.stop()
+    with running_bridge(config, tmp_path) as (bridge, _store):
+        assert wait_until(lambda: bridge.client.connected, 10)
+        with subscriber(broker, "edgewatch/garage-pi/alerts") as sub:
+            lost = alert(99)
+            bridge.on_alert(lost, False)  # e.g. the disk was full: not in the store
+            assert json.loads(sub.next("edgewatch/garage-pi/alerts")[0])["id"] == lost.id
+        assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
