@@ -52,22 +52,29 @@ class CameraPipeline:
         self._min_score = min_score
         self._full_frame_every = full_frame_every
         self._motion: MotionDetector | None = None
+        self._size = (0, 0)
+        self._whole: tuple[Box, ...] = ()
         self._tracker = Tracker(name, confirm_score=confirm_score)
         self._last_full_frame: float | None = None
 
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
-        if self._motion is None:
+        if self._motion is None or size != self._size:
+            # First frame, or the camera came back at another resolution (stream settings
+            # changed): motion starts over at the new size instead of failing every frame.
             self._motion = MotionDetector(self._config.motion, size)
+            self._size, self._whole = size, cover_frame(size)
+            self._last_full_frame = None
         motion = self._motion.update(frame.image)
         now = frame.monotonic
         # Where to look: movement, objects we already follow, and now and then the whole
         # frame so objects that were already there (a parked car) are known too.
-        wanted = [*motion.boxes, *self._tracker.predicted_boxes(now)]
-        regions = regions_for(wanted, size, self._model_size)
         if self._last_full_frame is None or now - self._last_full_frame >= self._full_frame_every:
-            regions = cover_frame(size)
-        if regions == cover_frame(size):
+            regions = self._whole
+        else:
+            wanted = [*motion.boxes, *self._tracker.predicted_boxes(now)]
+            regions = regions_for(wanted, size, self._model_size)
+        if regions == self._whole:
             self._last_full_frame = now
         if not regions:
             update = self._tracker.update((), now)

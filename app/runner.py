@@ -30,7 +30,6 @@ class CameraRunner:
         self._done: deque[float] = deque(maxlen=64)
         self.dropped = 0
         self.enabled = True  # switched over MQTT/API: a disabled camera keeps capturing, detects nothing
-        self.latest: Outcome | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -74,7 +73,6 @@ class CameraRunner:
             finished = time.monotonic()
             with self._lock:
                 self._done.append(finished)
-                self.latest = outcome
             for listener in self._listeners:
                 try:
                     listener(outcome)

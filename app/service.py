@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from app.analysis import CameraAnalysis, Outcome
 from app.capture import Camera
-from app.capture.camera import SourceFactory
 from app.config import Config, Mode, resolve_zone
 from app.detect import Detector
 from app.detect.base import Image
@@ -77,9 +76,7 @@ class ServiceStatus:
 
 
 class Service:
-    def __init__(
-        self, config: Config, detector: Detector, store: Store, *, open_source: SourceFactory | None = None
-    ) -> None:
+    def __init__(self, config: Config, detector: Detector, store: Store) -> None:
         self.config = config
         self.store = store
         self._worker = DetectionWorker(detector)
@@ -94,7 +91,7 @@ class Service:
         model_size = detector.info.input_size[0]
         self.runners: dict[str, CameraRunner] = {}
         for name, cam in config.cameras.items():
-            camera = Camera(name, cam.source, open_source=open_source)
+            camera = Camera(name, cam.source)
             pipeline = CameraPipeline(name, cam, self._detect_for(name), model_size)
             analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))
             self.runners[name] = CameraRunner(camera, analysis, cam.detect_fps, self._listeners)
