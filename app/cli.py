@@ -17,11 +17,13 @@ import cv2
 import numpy as np
 
 from app import __version__
+from app.api.boot import open_security, start_api
 from app.capture import SourceError
 from app.config import Config, ConfigError, DetectorConfig, load_config, resolve_zone
 from app.config.demo import demo_config
 from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
+from app.passwd import cmd_passwd
 from app.replay import replay
 from app.service import Service
 from app.store import Store, StoreError
@@ -75,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--start", help="ISO 8601 time of the video's first frame (default: now)")
     replay.add_argument("--json", action="store_true", help="one JSON object per alert / event end")
     replay.set_defaults(handler=_cmd_replay)
+
+    pw = sub.add_parser("passwd", help="set the admin password (first boot has none)")
+    pw.add_argument("--config", type=Path, help="YAML config file (its storage.path holds the credentials)")
+    pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(handler=cmd_passwd)
     return parser
 
 
@@ -241,6 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     service = Service(config, detector, store)
     log.info("mode: %s; storage: %s", service.mode.value, config.storage.path)
     service.start()
+    api = start_api(service, service.metrics, config.api, open_security(config.storage.path))
     log.info("running %d camera(s); stop with Ctrl-C or SIGTERM", len(config.cameras))
     while not stop.wait(STATUS_LOG_INTERVAL_S):
         for cam in service.status().cameras:
@@ -248,6 +256,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "camera %s: %s, %.1f fps in, %.1f detected, %d dropped",
                 cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
             )  # fmt: skip
+    api.stop()
     service.stop()
     store.close()
     detector.close()

@@ -29,6 +29,7 @@ class CameraRunner:
         self._lock = threading.Lock()
         self._done: deque[float] = deque(maxlen=64)
         self.dropped = 0
+        self._latest: Outcome | None = None
         self.enabled = True  # switched over MQTT/API: a disabled camera keeps capturing, detects nothing
 
     def start(self) -> None:
@@ -47,6 +48,10 @@ class CameraRunner:
             if len(recent) >= 2 and recent[-1] > recent[0]
             else 0.0
         )
+
+    def latest(self) -> Outcome | None:
+        """The most recent analysed frame with what was found on it (for the dashboard)."""
+        return self._latest
 
     def _run(self) -> None:
         last_seq = 0
@@ -71,6 +76,7 @@ class CameraRunner:
                 next_tick = time.monotonic() + self._interval
                 continue
             finished = time.monotonic()
+            self._latest = outcome  # one reference swap: readers never see a half-made outcome
             with self._lock:
                 self._done.append(finished)
             for listener in self._listeners:

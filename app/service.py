@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from app.analysis import CameraAnalysis, Outcome
 from app.capture import Camera
@@ -19,12 +18,14 @@ from app.config import Config, Mode, resolve_zone
 from app.detect import Detector
 from app.detect.base import Image
 from app.detect.worker import DetectionWorker
-from app.domain import Detections
+from app.domain import Detections, Frame, Track
 from app.evidence import Evidence
+from app.metrics import Metrics
 from app.pipeline import CameraPipeline, DetectFn
 from app.publish.bridge import MqttBridge
 from app.rules import RuleEngine, zones_for_camera
 from app.runner import CameraRunner, Listener
+from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus
 from app.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,56 +33,18 @@ log = logging.getLogger(__name__)
 DETECT_TIMEOUT_S = 10.0
 RETENTION_EVERY_S = 600.0
 MODE_KEY = "mode"
-
-
-@dataclass(frozen=True, slots=True)
-class CameraStatus:
-    name: str
-    online: bool
-    fps_in: float
-    fps_detect: float
-    dropped: int  # detect ticks missed because a stage was busy (frames never worked on)
-    last_frame_age_s: float | None
-    reconnects: int
-    stalls: int
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DetectorStatus:
-    backend: str
-    device: str | None
-    model: str
-    runtime: str
-    inference_ms: float
-    degraded: str | None  # why the detector is not the one asked for, if so
-    errors: int
-
-
-@dataclass(frozen=True, slots=True)
-class MqttInfo:
-    connected: bool
-    outbox: int  # alerts waiting for the broker's acknowledgement
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceStatus:
-    node: str
-    uptime_s: float
-    mode: str
-    cameras: tuple[CameraStatus, ...]
-    detector: DetectorStatus
-    mqtt: MqttInfo | None  # None: no broker configured
+LATEST_LAG_S = 2.0  # older analysed frames are stale: show the live one without boxes
 
 
 class Service:
     def __init__(self, config: Config, detector: Detector, store: Store) -> None:
         self.config = config
         self.store = store
-        self._worker = DetectionWorker(detector)
+        # Read at scrape time only, so it may be built before the parts it reports on.
+        self.metrics = Metrics(self.status, storage=store.usage)
+        self._worker = DetectionWorker(detector, on_inference=self.metrics.observe_inference)
         self._started = time.monotonic()
-        self.evidence = Evidence(store)
+        self.evidence = Evidence(store, [self.metrics.observe_alert])
         self._listeners: list[Listener] = [self.evidence, self._log_tracks]
         self._announced: set[str] = set()
         saved = store.get_state(MODE_KEY)
@@ -127,6 +90,18 @@ class Service:
         self.store.set_state(_enabled_key(camera), "ON" if enabled else "OFF")
         self.runners[camera].enabled = enabled
         log.info("camera %s: %s", camera, "enabled" if enabled else "disabled")
+
+    def latest(self, camera: str) -> tuple[Frame, tuple[Track, ...]] | None:
+        """The camera's latest analysed frame and the tracks on it (the raw freshest frame, without
+        tracks, while the camera is disabled or analysis lags). KeyError for an unknown camera."""
+        runner = self.runners[camera]
+        outcome = runner.latest()
+        fresh = runner.camera.slot.peek()
+        if outcome is not None and runner.enabled:
+            analysed = outcome.result.frame
+            if fresh is None or fresh.monotonic - analysed.monotonic < LATEST_LAG_S:
+                return analysed, outcome.result.tracks
+        return None if fresh is None else (fresh, ())
 
     def cameras_online(self) -> dict[str, bool]:
         return {name: runner.camera.health().online for name, runner in self.runners.items()}

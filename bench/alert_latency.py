@@ -69,7 +69,8 @@ from app.detect import open_detector
 from app.detect.base import Image
 from app.domain import Alert, Box, Detections, Event, Frame
 from app.pipeline import DetectFn
-from app.service import Service, ServiceStatus
+from app.service import Service
+from app.status import ServiceStatus
 from app.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.detect.base import Detector, DetectorInfo, Image
@@ -38,8 +38,11 @@ class WorkerStats:
 
 
 class DetectionWorker:
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, detector: Detector, on_inference: Callable[[float], None] | None = None) -> None:
+        """`on_inference` gets each image's inference time in seconds (for metrics), on the worker thread."""
         self._detector = detector
+        self._on_inference = on_inference
+        self._hook_failed = False  # the hook's first failure is logged; a broken hook must not flood the log
         self._cond = threading.Condition()
         self._pending: dict[str, _Request] = {}
         self._turns: list[str] = []  # round-robin order of cameras seen so far
@@ -118,4 +121,17 @@ class DetectionWorker:
                 self._served[camera] = self._served.get(camera, 0) + len(results)
             request.result = results
             request.done.set()
+            # After the caller is released and outside the lock: metrics must not delay detection.
+            self._report(results)
             time.sleep(0)  # let the waiting pipeline thread run before the next job
+
+    def _report(self, results: Sequence[Detections]) -> None:
+        if self._on_inference is None:
+            return
+        for r in results:
+            try:
+                self._on_inference(r.inference_ms / 1000.0)
+            except Exception:
+                if not self._hook_failed:
+                    self._hook_failed = True
+                    log.exception("the inference hook failed (logged once; detection goes on)")

@@ -142,8 +142,8 @@ _INSERT_ALERT = """
     ON CONFLICT (id) DO NOTHING
 """
 _SELECT_ALERTS = """
-    SELECT id, rule, camera, label, score, box, zones, event_id, started_at, fired_at, severity FROM alerts
-    WHERE (?1 IS NULL OR fired_at >= ?1)
+    SELECT id, rule, camera, label, score, box, zones, event_id, started_at, fired_at, severity, delivered_at
+    FROM alerts WHERE (?1 IS NULL OR fired_at >= ?1)
     ORDER BY fired_at DESC, id DESC LIMIT ?2
 """
 _UPSERT_SNAPSHOT = """
@@ -548,11 +548,15 @@ class Store:
 
     def alerts(self, *, since: float | None = None, limit: int = 50) -> list[Alert]:
         """Stored alerts, newest (by firing time) first; `since` keeps those fired at or after it."""
+        return [alert for alert, _ in self.alert_log(since=since, limit=limit)]
+
+    def alert_log(self, *, since: float | None = None, limit: int = 50) -> list[tuple[Alert, float | None]]:
+        """Like `alerts`, each with when the broker acknowledged it (None: not yet, or no broker)."""
         limit = min(max(int(limit), 0), MAX_LIMIT)
         if limit == 0:
             return []
         rows = self._db.query(_SELECT_ALERTS, (None if since is None else float(since), limit))
-        return [_alert(row) for row in rows]
+        return [(_alert(row), None if row[11] is None else float(row[11])) for row in rows]
 
     # outbox ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -60,15 +61,31 @@ def render_snapshot(image_bgr: npt.NDArray[np.uint8], box: Box, label: str, scor
     Raises ValueError for an image that is not 8-bit BGR (or grey) or that OpenCV cannot encode:
     that is a caller's bug, not a storage failure.
     """
+    return render_boxes(image_bgr, [(box, label, score)])
+
+
+def render_boxes(
+    image_bgr: npt.NDArray[np.uint8], boxes: Sequence[tuple[Box, str, float]], quality: int | None = None
+) -> bytes:
+    """The frame as JPEG with each (box, label, score) drawn; `image_bgr` is not modified."""
     array = np.asarray(image_bgr)
     if array.dtype != np.uint8 or array.size == 0:
         raise ValueError(f"snapshot image must be a non-empty uint8 array, not {array.dtype} of shape {array.shape}")
     if array.ndim == 2:
-        canvas = cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+        canvas = np.asarray(cv2.cvtColor(array, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     elif array.ndim == 3 and array.shape[2] == 3:
         canvas = np.array(array, dtype=np.uint8, copy=True, order="C")
     else:
         raise ValueError(f"snapshot image must be HxWx3 BGR or HxW grey, not shape {array.shape}")
+    for box, label, score in boxes:
+        _draw(canvas, box, label, score)
+    ok, encoded = cv2.imencode(SUFFIX, canvas, [cv2.IMWRITE_JPEG_QUALITY, quality or JPEG_QUALITY])
+    if not ok:
+        raise ValueError("OpenCV could not encode the snapshot as JPEG")
+    return bytes(encoded.tobytes())
+
+
+def _draw(canvas: npt.NDArray[np.uint8], box: Box, label: str, score: float) -> None:
     height, width = canvas.shape[:2]
     clipped = box.clip(width - 1, height - 1)
     x1, y1, x2, y2 = (round(v) for v in (clipped.x1, clipped.y1, clipped.x2, clipped.y2))
@@ -83,11 +100,6 @@ def render_snapshot(image_bgr: npt.NDArray[np.uint8], box: Box, label: str, scor
     left = min(max(0, x1), max(0, width - tw - 4))
     cv2.rectangle(canvas, (left, top), (left + tw + 4, top + th + base), BOX_BGR, cv2.FILLED)
     cv2.putText(canvas, text, (left + 2, top + th), font, scale, TEXT_BGR, 1, cv2.LINE_AA)
-
-    ok, encoded = cv2.imencode(SUFFIX, canvas, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError("OpenCV could not encode the snapshot as JPEG")
-    return bytes(encoded.tobytes())
 
 
 def _printable(label: str) -> str:

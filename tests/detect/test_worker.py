@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from app.detect.base import DetectorInfo, Image
 from app.detect.engine import SsdDetector
@@ -74,3 +77,64 @@ def test_a_stuck_detector_times_out_callers_and_stop_releases_them() -> None:
     waiter.join(5)
     assert not waiter.is_alive() and results == [None]
     hanging.close()
+
+
+class TimedDetector:
+    """Answers at once and reports a fixed inference time."""
+
+    def __init__(self, inference_ms: float) -> None:
+        self.inference_ms = inference_ms
+        self.calls = 0
+        self.info = DetectorInfo("cpu", None, "timed", "-", "test", (300, 300))
+
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+        self.calls += 1
+        return Detections((), self.inference_ms)
+
+    def close(self) -> None:
+        pass
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """The hook runs on the worker thread after the caller is released, so it may lag detect() a little."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_the_inference_hook_gets_each_images_time_in_seconds() -> None:
+    seen: list[float] = []
+    worker = DetectionWorker(TimedDetector(12.5), on_inference=seen.append)
+    worker.start()
+    image = np.zeros((10, 10, 3), np.uint8)
+    results = worker.detect("a", [image] * 3, 0.5, timeout=5)
+    assert results is not None and len(results) == 3
+    assert worker.detect("b", [image], 0.5, timeout=5) is not None
+    assert wait_until(lambda: len(seen) >= 4), seen
+    worker.stop()
+    assert seen == [pytest.approx(0.0125)] * 4
+
+
+def test_a_failing_inference_hook_never_stops_detection(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[float] = []
+
+    def broken(seconds: float) -> None:
+        calls.append(seconds)
+        raise RuntimeError("metrics backend gone")
+
+    detector = TimedDetector(5.0)
+    worker = DetectionWorker(detector, on_inference=broken)
+    worker.start()
+    image = np.zeros((10, 10, 3), np.uint8)
+    with caplog.at_level(logging.ERROR, logger="app.detect.worker"):
+        for _ in range(3):
+            results = worker.detect("a", [image, image], 0.5, timeout=5)
+            assert results is not None and len(results) == 2
+        assert wait_until(lambda: len(calls) >= 6), calls
+    stats = worker.stats()
+    worker.stop()
+    assert detector.calls == 6 and stats.errors == 0 and stats.served == {"a": 6}
+    assert len([r for r in caplog.records if "inference hook failed" in r.getMessage()]) == 1  # logged once

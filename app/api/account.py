@@ -1,0 +1,158 @@
+"""Login, logout, first-boot setup and API tokens.
+
+No default password: until `edgewatch passwd` or the one-time setup code (printed
+on the console at start) sets one, nothing but /api/health and this step answers.
+Failed logins and setup attempts share one per-address limiter (429 once it trips)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.auth import (
+    Credentials,
+    CredentialsError,
+    LoginLimiter,
+    Sessions,
+    SetupCode,
+    TokenInfo,
+    WeakPasswordError,
+    check_password_strength,
+)
+from app.api.gate import SESSION_COOKIE, session_of
+from app.api.models import LoginIn, SetupIn, SetupState, TokenCreated, TokenIn, TokenOut
+from app.payloads import iso_utc
+
+log = logging.getLogger(__name__)
+
+NO_PASSWORD = "no admin password is set yet: run `edgewatch passwd`, or use the setup code shown on the console"  # noqa: S105
+TokenId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def account_router(
+    credentials: Credentials,
+    sessions: Sessions,
+    limiter: LoginLimiter,
+    setup_code: SetupCode | None,
+    *,
+    session_max_age_s: int,
+) -> APIRouter:
+    router = APIRouter(tags=["account"])
+
+    def client(request: Request) -> str:
+        return str(request.scope.get("state", {}).get("client_ip", "?"))
+
+    def refuse_if_limited(address: str) -> None:
+        wait = limiter.retry_after(address)
+        if wait is not None:
+            raise HTTPException(
+                429, f"too many failed attempts; try again in {wait:.0f} s", headers={"Retry-After": f"{wait:.0f}"}
+            )
+
+    def open_session(request: Request, response: Response) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            sessions.create(),
+            max_age=session_max_age_s,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        response.status_code = 204
+
+    @router.post("/api/login", status_code=204, responses={401: {}, 409: {}, 429: {}})
+    async def login(body: LoginIn, request: Request, response: Response) -> None:
+        address = client(request)
+        if not credentials.has_password():
+            raise HTTPException(409, NO_PASSWORD)
+        refuse_if_limited(address)
+        ok = await run_in_threadpool(credentials.verify_password, body.username, body.password)  # argon2: ~50 ms
+        if not ok:
+            limiter.failure(address)
+            log.warning("api: failed login from %s", address)  # never the name or password typed
+            raise HTTPException(401, "wrong username or password")
+        limiter.success(address)
+        log.info("api: login from %s", address)
+        open_session(request, response)
+
+    @router.post("/api/logout", status_code=204)
+    def logout(request: Request, response: Response) -> None:
+        session = session_of(request.scope.get("state", {}))
+        if session is not None:
+            sessions.revoke(session)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.status_code = 204
+
+    @router.get("/api/setup")
+    def setup_state() -> SetupState:
+        return SetupState(required=not credentials.has_password())
+
+    @router.post("/api/setup", status_code=204, responses={401: {}, 409: {}, 422: {}, 429: {}})
+    async def setup(body: SetupIn, request: Request, response: Response) -> None:
+        address = client(request)
+        if credentials.has_password() or setup_code is None:
+            raise HTTPException(409, "the admin password is already set; log in instead")
+        refuse_if_limited(address)
+        try:
+            check_password_strength(body.password)  # before the code is spent on a password we refuse
+        except WeakPasswordError as exc:
+            raise HTTPException(422, f"password too weak: {exc}") from None
+        if not setup_code.redeem(body.code):  # check and consume at once: two racing requests, one winner
+            limiter.failure(address)
+            log.warning("api: wrong setup code from %s", address)
+            raise HTTPException(401, "wrong setup code (it is printed on the console at start)")
+        await run_in_threadpool(credentials.set_password, body.password)
+        limiter.success(address)
+        log.info("api: admin password set from %s with the setup code", address)
+        open_session(request, response)
+
+    return router
+
+
+def token_router(credentials: Credentials) -> APIRouter:
+    """Long-lived API tokens for hubs and Prometheus: shown once, stored hashed, revocable."""
+    router = APIRouter(tags=["account"])
+
+    def session_only(request: Request) -> None:
+        # A token cannot mint or revoke tokens: a leaked hub token must not be able to entrench itself.
+        if session_of(request.scope.get("state", {})) is None:
+            raise HTTPException(403, "API tokens are managed from a login session, not with a token")
+
+    @router.get("/api/tokens", responses={403: {}})
+    def tokens(request: Request) -> list[TokenOut]:
+        session_only(request)
+        return [_token_out(t) for t in credentials.tokens()]
+
+    @router.post("/api/tokens", status_code=201, responses={403: {}, 409: {}})
+    def create_token(body: TokenIn, request: Request) -> TokenCreated:
+        session_only(request)
+        try:
+            info, secret = credentials.create_token(body.name)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except CredentialsError as exc:
+            raise HTTPException(503, f"the credentials file cannot be used: {exc}") from None
+        log.info("api: token %s (%s) created", info.id, info.name)
+        return TokenCreated(**_token_out(info).model_dump(), token=secret)
+
+    @router.delete("/api/tokens/{token_id}", status_code=204, responses={403: {}, 404: {}})
+    def revoke_token(token_id: TokenId, request: Request) -> None:
+        session_only(request)
+        if not credentials.revoke_token(token_id):
+            raise HTTPException(404, "no such token")
+        log.info("api: token %s revoked", token_id)
+
+    return router
+
+
+def _token_out(info: TokenInfo) -> TokenOut:
+    return TokenOut(
+        id=info.id,
+        name=info.name,
+        created_at=iso_utc(info.created_at),
+        last_used_at=None if info.last_used_at is None else iso_utc(info.last_used_at),
+    )

@@ -1,0 +1,99 @@
+"""Builds the FastAPI application: LAN guard → login gate → routes (SPEC: HTTP API).
+
+No CORS middleware (the API is for this origin only), no Swagger/ReDoc pages (they
+load scripts from a CDN, and the box may be offline); the OpenAPI schema itself is at
+/openapi.json, behind the login like everything else."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__
+from app.api.account import account_router, token_router
+from app.api.auth import Credentials, LoginLimiter, Sessions, SetupCode
+from app.api.gate import LoginGate
+from app.api.guard import LanGuard
+from app.api.models import Health
+from app.api.routes import Backend, data_router
+from app.config import ApiConfig
+from app.metrics import Metrics
+from app.store import StoreError
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PAGES = HERE / "pages"
+STATIC = HERE / "static"
+SESSION_MAX_AGE_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Security:
+    """The login state the app shares with `edgewatch passwd` (through the credentials file)."""
+
+    credentials: Credentials
+    sessions: Sessions
+    limiter: LoginLimiter
+    setup_code: SetupCode | None  # None once a password exists at start
+
+
+def create_app(backend: Backend, metrics: Metrics, security: Security, config: ApiConfig) -> FastAPI:
+    app = FastAPI(
+        title="edgewatch",
+        version=__version__,
+        summary="LAN-only status API of an edgewatch appliance",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+
+    @app.get("/api/health", tags=["status"])
+    def health() -> Health:
+        return Health()
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(PAGES / "index.html", media_type="text/html")
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> FileResponse:
+        return FileResponse(PAGES / "login.html", media_type="text/html")
+
+    app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
+    app.include_router(data_router(backend, metrics))
+    app.include_router(
+        account_router(
+            security.credentials,
+            security.sessions,
+            security.limiter,
+            security.setup_code,
+            session_max_age_s=SESSION_MAX_AGE_S,
+        )
+    )
+    app.include_router(token_router(security.credentials))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default echoes the offending input back — which may be a password.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def storage_down(request: Request, exc: StoreError) -> Response:
+        log.error("api: storage error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "storage is unavailable right now"}, status_code=503)
+
+    # Added innermost first: the guard ends up outermost, before anything else runs.
+    app.add_middleware(LoginGate, credentials=security.credentials, sessions=security.sessions)
+    app.add_middleware(LanGuard, allow=config.allow, trusted_proxies=config.trusted_proxies)
+    return app

@@ -1,0 +1,189 @@
+"""The data routes: status, latest frames, events, alerts, mode and metrics (SPEC: HTTP API).
+
+Every route here sits behind the login gate (app.api.gate). Cheap reads run on the
+event loop; anything that touches SQLite or encodes a JPEG runs in a worker thread."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from datetime import datetime
+from typing import Annotated, Protocol
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.api.frames import LatestJpeg
+from app.api.models import (
+    EVENT_ID_PATTERN,
+    NAME_PATTERN,
+    AlertOut,
+    CameraOut,
+    DetectorOut,
+    EventOut,
+    ModeIn,
+    ModeOut,
+    MqttOut,
+    StatusOut,
+    StorageOut,
+)
+from app.config import Mode
+from app.domain import Frame, Track
+from app.metrics import Metrics
+from app.status import ServiceStatus
+from app.store import Store
+
+USAGE_TTL_S = 5.0  # disk usage is a SQL sum + statfs: not worth redoing for every poll
+JPEG = "image/jpeg"
+MAX_LIMIT = 500
+
+CameraName = Annotated[str, Path(pattern=NAME_PATTERN)]
+EventId = Annotated[str, Path(pattern=EVENT_ID_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Since = Annotated[datetime | None, Query(description="ISO 8601 time; only what started at or after it")]
+Filter = Annotated[str | None, Query(max_length=64)]
+
+
+class Backend(Protocol):
+    """What the API needs from the running service (app.service.Service)."""
+
+    store: Store
+
+    def status(self) -> ServiceStatus: ...
+    def set_mode(self, mode: Mode) -> None: ...
+    def latest(self, camera: str) -> tuple[Frame, tuple[Track, ...]] | None: ...
+    def camera_enabled(self, camera: str) -> bool: ...
+
+
+class _Usage:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._value: tuple[float, float] = (0.0, 0.0)
+        self._at = -USAGE_TTL_S
+
+    def get(self) -> tuple[float, float]:
+        with self._lock:
+            if time.monotonic() - self._at >= USAGE_TTL_S:
+                with contextlib.suppress(OSError):  # a vanished disk shows the last figures; status still answers
+                    self._value = self._store.usage()
+                self._at = time.monotonic()
+            return self._value
+
+
+def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
+    router = APIRouter()
+    frames = LatestJpeg(backend.latest)
+    usage = _Usage(backend.store)
+    store = backend.store
+
+    @router.get("/api/status", tags=["status"])
+    def status() -> StatusOut:
+        return status_out(backend, usage.get())
+
+    @router.get(
+        "/api/cameras/{name}/latest.jpg",
+        tags=["cameras"],
+        response_class=Response,
+        responses={200: {"content": {JPEG: {}}}, 404: {"description": "no such camera"}},
+    )
+    async def latest_jpg(name: CameraName) -> Response:
+        if name not in {c.name for c in backend.status().cameras}:
+            raise HTTPException(404, f"no camera named '{name}'")
+        jpeg = frames.cached(name) or await run_in_threadpool(frames.get, name)
+        if jpeg is None:
+            raise HTTPException(404, f"camera '{name}' has not delivered a frame yet", headers={"Retry-After": "2"})
+        return Response(jpeg, media_type=JPEG)
+
+    @router.get("/api/events", tags=["events"])
+    def events(camera: Filter = None, label: Filter = None, since: Since = None, limit: Limit = 50) -> list[EventOut]:
+        found = store.events(camera=camera, label=label, since=_epoch(since), limit=limit)
+        return [EventOut.of(e, store.snapshot_path(e.id) is not None) for e in found]
+
+    @router.get("/api/events/{event_id}", tags=["events"], responses={404: {"description": "no such event"}})
+    def event(event_id: EventId) -> EventOut:
+        found = store.event(event_id)
+        if found is None:
+            raise HTTPException(404, "no such event")
+        return EventOut.of(found, store.snapshot_path(found.id) is not None)
+
+    @router.get(
+        "/api/events/{event_id}/snapshot.jpg",
+        tags=["events"],
+        response_class=FileResponse,
+        responses={200: {"content": {JPEG: {}}}, 404: {"description": "no such event or no snapshot"}},
+    )
+    def snapshot(event_id: EventId) -> FileResponse:
+        path = store.snapshot_path(event_id)
+        if path is None:
+            raise HTTPException(404, "no snapshot for this event")
+        return FileResponse(path, media_type=JPEG)
+
+    @router.get("/api/alerts", tags=["alerts"])
+    def alerts(since: Since = None, limit: Limit = 50) -> list[AlertOut]:
+        return [AlertOut.of(a, delivered) for a, delivered in store.alert_log(since=_epoch(since), limit=limit)]
+
+    @router.put("/api/mode", tags=["mode"])
+    def put_mode(body: ModeIn) -> ModeOut:
+        backend.set_mode(body.mode)
+        return ModeOut(mode=body.mode)
+
+    @router.get(
+        "/metrics",
+        tags=["status"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    return router
+
+
+def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
+    s = backend.status()
+    d = s.detector
+    return StatusOut(
+        node=s.node,
+        version=__version__,
+        uptime=s.uptime_s,
+        mode=Mode(s.mode),
+        cameras=[
+            CameraOut(
+                name=c.name,
+                online=c.online,
+                enabled=backend.camera_enabled(c.name),
+                fps_in=c.fps_in,
+                fps_detect=c.fps_detect,
+                dropped=c.dropped,
+                last_frame_age_s=c.last_frame_age_s,
+                reconnects=c.reconnects,
+                error=c.error,
+            )
+            for c in s.cameras
+        ],
+        detector=DetectorOut(
+            backend=d.backend,
+            device=d.device,
+            model=d.model,
+            inference_ms=d.inference_ms,
+            degraded=d.degraded is not None,
+            note=d.degraded,
+            errors=d.errors,
+        ),
+        mqtt=None if s.mqtt is None else MqttOut(connected=s.mqtt.connected, outbox=s.mqtt.outbox, error=s.mqtt.error),
+        storage=StorageOut(used_mb=round(usage[0], 1), free_mb=round(usage[1], 1)),
+    )
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    try:
+        return moment.timestamp()  # naive times are the box's local time
+    except (OverflowError, OSError, ValueError):
+        raise HTTPException(422, "since: time out of range") from None

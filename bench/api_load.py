@@ -1,0 +1,230 @@
+"""The dashboard API under load while cameras run: request latency, and what it costs detection.
+
+Two real GStreamer RTSP cameras (720p, 12 fps H.264, a person walking) feed the running
+appliance (`Service`: capture → motion → regions → the real CPU detector → track → rules,
+uvicorn serving the API on 127.0.0.1). Three phases of `--window` seconds each:
+
+1. quiet: no API traffic — the pipeline's detect fps per camera (the reference);
+2. load: a separate load process keeps `--concurrency` (default 50) requests in flight,
+   alternating `GET /api/status` and `GET /api/cameras/<cam>/latest.jpg` with a session
+   cookie, over keep-alive connections — latency p50/p95/p99 and requests/s per route;
+3. quiet again: the reference once more, so drift is visible.
+
+Printed: detect fps quiet vs under load (drop %, target ≤ 5 %), latency per route, the
+service process's CPU. The load process shares this machine's cores with the appliance
+(here: 2), which makes the figure pessimistic for a real LAN client on another machine.
+
+    .venv/bin/python bench/api_load.py [--window 20] [--concurrency 50] [--detect-fps 5] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from machine import settle  # bench/machine.py (bench/ is on sys.path when run)
+
+ROOT = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PASSWORD = "bench passphrase for the api"
+
+
+def load_main(base: str, cookie: str, cameras: list[str], concurrency: int, seconds: float) -> None:
+    """The load process: `concurrency` closed-loop workers; prints one JSON line of results."""
+    import httpx
+
+    async def run() -> dict[str, Any]:
+        latencies: dict[str, list[float]] = {"status": [], "latest.jpg": []}
+        errors: dict[str, int] = {}
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base, cookies={"ew_session": cookie}, limits=limits) as client:
+            deadline = time.monotonic() + seconds
+
+            async def worker(n: int) -> None:
+                i = n
+                while time.monotonic() < deadline:
+                    route = "status" if i % 2 == 0 else "latest.jpg"
+                    path = (
+                        "/api/status" if route == "status" else f"/api/cameras/{cameras[i % len(cameras)]}/latest.jpg"
+                    )
+                    i += 1
+                    start = time.perf_counter()
+                    try:
+                        response = await client.get(path, timeout=10)
+                        ok = response.status_code == 200
+                        key = str(response.status_code)
+                    except httpx.HTTPError as exc:
+                        ok, key = False, type(exc).__name__
+                    if ok:
+                        latencies[route].append(time.perf_counter() - start)
+                    else:
+                        errors[key] = errors.get(key, 0) + 1
+
+            await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        return {"latencies": latencies, "errors": errors, "seconds": seconds}
+
+    print(json.dumps(asyncio.run(run())), flush=True)
+
+
+def proc_cpu_s() -> float:
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--detect-fps", type=float, default=5.0)
+    parser.add_argument("--settle", type=float, default=60.0)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--load", nargs=5, metavar=("BASE", "COOKIE", "CAMERAS", "CONCURRENCY", "SECONDS"))
+    args = parser.parse_args()
+    if args.load:
+        base, cookie, cameras, concurrency, seconds = args.load
+        load_main(base, cookie, cameras.split(","), int(concurrency), float(seconds))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    import logging
+
+    import httpx
+
+    from app.analysis import Outcome
+    from app.api.app import Security, create_app
+    from app.api.auth import Credentials, LoginLimiter, Sessions, credentials_path
+    from app.api.server import ApiServer
+    from app.config import parse_config
+    from app.demo.clip import make_clip
+    from app.detect import open_detector
+    from app.service import Service
+    from app.store import Store
+    from tests.support.rtsp import RtspCamera
+
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="edgewatch-api-bench-"))
+    print(f"building the clip in {work} ...", flush=True)
+    clip = make_clip(work / "person.mp4", kind="person", seconds=20, annexb=work / "person.h264")
+    assert clip.annexb is not None
+    servers = [RtspCamera(clip.annexb, log_dir=work).start() for _ in range(2)]
+    names = ["front", "back"]
+    cams = "\n".join(
+        f"  {n}:\n    source: {s.url}\n    detect_fps: {args.detect_fps}" for n, s in zip(names, servers, strict=True)
+    )
+    config = parse_config(
+        f"node_id: bench\ncameras:\n{cams}\ndetector: {{type: cpu}}\n"
+        "rules: [{name: anyone, objects: [person], cooldown: 30s}]\n"
+        f"api: {{listen: '127.0.0.1:8080', allow: [loopback]}}\nstorage: {{path: '{work / 'state'}'}}\n"
+    )
+    store = Store(work / "state", retain_days=1, max_mb=256)
+    detector = open_detector(config.detector)
+    service = Service(config, detector, store)
+    done: list[tuple[float, str]] = []
+    lock = threading.Lock()
+
+    def on_outcome(outcome: Outcome) -> None:
+        with lock:
+            done.append((time.monotonic(), outcome.result.frame.camera))
+
+    service.add_listener(on_outcome)
+    credentials = Credentials(credentials_path(str(work / "state")))
+    credentials.set_password(PASSWORD)
+    security = Security(credentials, Sessions(), LoginLimiter(), None)
+    server = ApiServer(create_app(service, service.metrics, security, config.api), "127.0.0.1", 0)
+    results: dict[str, Any] = {"machine": f"{platform.machine()} {os.cpu_count()} cores", "phases": {}}
+    try:
+        settle(args.settle)
+        service.start()
+        server.start()
+        base = f"http://127.0.0.1:{server.port}"
+        login = httpx.post(f"{base}/api/login", json={"username": "admin", "password": PASSWORD})
+        assert login.status_code == 204, login.text
+        cookie = login.cookies["ew_session"]
+        time.sleep(args.warmup)
+
+        def phase(name: str, load: bool) -> None:
+            cpu0, t0 = proc_cpu_s(), time.monotonic()
+            proc = None
+            if load:
+                proc = subprocess.Popen(
+                    [sys.executable, __file__, "--load", base, cookie, ",".join(names), str(args.concurrency),
+                     str(args.window)],
+                    stdout=subprocess.PIPE, text=True,
+                )  # fmt: skip
+                out, _ = proc.communicate(timeout=args.window + 60)
+            else:
+                time.sleep(args.window)
+            t1, cpu1 = time.monotonic(), proc_cpu_s()
+            with lock:
+                window = [(t, c) for t, c in done if t0 <= t <= t1]
+            fps = {n: sum(1 for _, c in window if c == n) / (t1 - t0) for n in names}
+            entry: dict[str, Any] = {"fps": fps, "service_cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0)}
+            if proc is not None:
+                loaded = json.loads(out.strip().splitlines()[-1])
+                for route, values in loaded["latencies"].items():
+                    entry[route] = {
+                        "requests_per_s": len(values) / loaded["seconds"],
+                        "p50_ms": 1000 * statistics.median(values) if values else None,
+                        "p95_ms": 1000 * pct(values, 95) if values else None,
+                        "p99_ms": 1000 * pct(values, 99) if values else None,
+                    }
+                entry["errors"] = loaded["errors"]
+            results["phases"][name] = entry
+            print(f"{name}: {json.dumps(entry)}", flush=True)
+
+        phase("quiet", load=False)
+        phase("load", load=True)
+        phase("quiet_again", load=False)
+    finally:
+        server.stop()
+        service.stop()
+        store.close()
+        detector.close()
+        for s in servers:
+            s.close()
+    report(results, args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    phases = results["phases"]
+    quiet = [statistics.mean(phases[p]["fps"].values()) for p in ("quiet", "quiet_again")]
+    reference = statistics.mean(quiet)
+    loaded = statistics.mean(phases["load"]["fps"].values())
+    drop = 100 * (reference - loaded) / reference if reference else float("nan")
+    print(f"\nmachine: {results['machine']}; detect_fps configured {args.detect_fps}, 2 cameras")
+    print("| phase | detect fps (mean of 2 cameras) | service CPU (100 % = 1 core) |")
+    print("|---|---|---|")
+    for name in ("quiet", "load", "quiet_again"):
+        p = phases[name]
+        print(f"| {name} | {statistics.mean(p['fps'].values()):.2f} | {p['service_cpu_pct']:.0f} % |")
+    print(f"\nfps under {args.concurrency} concurrent requests vs quiet: {loaded:.2f} / {reference:.2f} "
+          f"= drop {drop:.1f} % (target ≤ 5 %)")  # fmt: skip
+    print("| route | requests/s | p50 ms | p95 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for route in ("status", "latest.jpg"):
+        r = phases["load"][route]
+        print(f"| {route} | {r['requests_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} |")
+    print(f"errors: {phases['load']['errors'] or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

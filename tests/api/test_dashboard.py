@@ -1,0 +1,281 @@
+"""The dashboard and the login page in a real browser: Debian's Chromium driven by Playwright.
+
+The live test runs the whole appliance (an RTSP camera walking a person past the real
+detector) and goes through it as a user would: the login redirect, a wrong password, the
+dashboard's latest frame and event snapshot, the mode switch, a screenshot, the logout.
+The setup test is the first boot: no password yet, only the console's setup code.
+
+Both watch the browser console for the whole run: a CSP violation, an uncaught exception or
+a failed request is an error there, and only the few failures the steps provoke on purpose
+(and latest.jpg / snapshot 404s before the first frame / snapshot) are tolerated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from app import __version__
+from app.api.app import create_app
+from app.api.server import ApiServer
+from tests.api.conftest import PASSWORD, Stack, make_security
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Needed as root on a closed network: no sandbox (root), nothing that phones home.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-extensions",
+]
+ARTEFACTS = Path(os.environ.get("EDGEWATCH_ARTEFACTS", "test-artefacts"))
+STRONG_PASSWORD = "violet tractor hums 1987 quietly"
+WEAK_PASSWORD = "password1234"  # long enough for the page's own check; the server calls it weak
+FAILED_LOAD = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})\b")
+LATEST_JPG = re.compile(r"^/api/cameras/[A-Za-z0-9_-]+/latest\.jpg$")
+SNAPSHOT_JPG = re.compile(r"^/api/events/[A-Za-z0-9_.:-]+/snapshot\.jpg$")
+
+FRAME_LOADED = """(name) => {
+  const card = document.querySelector(`[data-camera="${name}"]`);
+  if (!card || card.dataset.state !== "online") return false;
+  const badge = card.querySelector(".badge.ok");
+  const img = card.querySelector("img.latest");
+  return badge !== null && badge.textContent === "online" && img !== null && img.complete && img.naturalWidth > 0;
+}"""
+SNAPSHOT_LOADED = """() => {
+  const loaded = Array.from(document.querySelectorAll("#events li[data-event] img.snapshot"))
+    .find((img) => img.complete && img.naturalWidth > 0);
+  return loaded ? loaded.closest("li[data-event]").dataset.event : null;
+}"""
+
+
+@dataclass
+class Console:
+    """Console errors and uncaught exceptions of a page; the expected failures are counted, not hidden."""
+
+    frames_pending: bool = True  # latest.jpg answers 404 until the camera delivered a frame
+    snapshots_pending: bool = True
+    refused: dict[tuple[int, str], int] = field(default_factory=dict)  # (status, path) -> count, login/setup only
+    problems: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", self._uncaught)
+
+    def _uncaught(self, error: PlaywrightError) -> None:
+        self.problems.append(f"uncaught exception: {error}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        path = urlsplit(message.location.get("url", "")).path
+        failed = FAILED_LOAD.match(message.text)
+        status = int(failed.group(1)) if failed else None
+        if status == 404 and self.frames_pending and LATEST_JPG.match(path):
+            return
+        if status == 404 and self.snapshots_pending and SNAPSHOT_JPG.match(path):
+            return
+        if status is not None and path in ("/api/login", "/api/setup"):
+            self.refused[status, path] = self.refused.get((status, path), 0) + 1
+            return
+        self.problems.append(f"{message.text} ({message.location.get('url', '?')})")
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def path_of(page: Page) -> str:
+    return urlsplit(page.url).path
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """A full-page PNG among the test artefacts, for a human to look at."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTEFACTS / name
+    shot.unlink(missing_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 10_000
+    return shot
+
+
+def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -> None:
+    base = live_api.url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    console = Console()
+    console.watch(page)
+
+    # Not logged in: the dashboard sends us to the login page, which tells nothing about the box.
+    page.goto(f"{base}/")
+    assert path_of(page) == "/login"
+    expect(page.locator("#login-form")).to_be_visible()
+    expect(page.locator("#setup-form")).to_be_hidden()
+    expect(page.locator("#username")).to_have_value("admin")
+    html = page.content()
+    assert re.search(rf"\b{re.escape(live_api.config.node_id)}\b", html) is None
+    assert __version__ not in html
+
+    page.fill("#password", "not the password at all")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#error")).to_have_text("Wrong username or password")
+    assert path_of(page) == "/login"
+
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    expect(page.locator("#node")).to_have_text(live_api.config.node_id)
+    expect(page.locator("#version")).to_have_text(f"v{__version__}")
+
+    # The camera card: online, and its latest frame really decoded.
+    card = page.locator('[data-camera="driveway"]')
+    page.wait_for_function(FRAME_LOADED, arg="driveway", timeout=30_000)
+    console.frames_pending = False
+    expect(card.locator(".placeholder")).to_be_hidden()
+    expect(card.locator("h3")).to_have_text("driveway")
+    expect(card.locator(".stats")).to_contain_text("fps in")
+    expect(page.locator("#detector [data-field=model]")).not_to_have_text("—")
+    expect(page.locator("#mqtt")).to_contain_text("no broker configured")
+
+    # She is confirmed and the event saved while she walks; its snapshot loads in the list.
+    event_id = page.wait_for_function(SNAPSHOT_LOADED, timeout=40_000).json_value()
+    console.snapshots_pending = False
+    assert isinstance(event_id, str)
+    stored = page.request.get(f"{base}/api/events/{event_id}")
+    assert stored.status == 200
+    event = stored.json()
+    item = page.locator(f'#events li[data-event="{event_id}"]')
+    expect(item.locator("a.thumb")).to_have_attribute("href", event["snapshot_url"])
+    expect(item.locator("a.thumb")).to_have_attribute("target", "_blank")
+    expect(item).to_contain_text(event["label"])
+    expect(item).to_contain_text("driveway")
+    expect(item.locator(".score")).to_have_text(re.compile(r"^\d{1,3}%$"))  # the score moves while she walks
+
+    # The mode switch goes through to the service.
+    assert page.request.get(f"{base}/api/status").json()["mode"] == "away"
+    expect(page.locator("#mode")).to_have_value("away")
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/api/mode" and r.request.method == "PUT") as put:
+        page.select_option("#mode", "home")
+    assert put.value.status == 200
+    status = page.request.get(f"{base}/api/status")
+    assert status.status == 200
+    assert status.json()["mode"] == "home"
+    assert live_api.service.mode.value == "home"
+    expect(page.locator("#mode")).to_have_value("home")
+    expect(page.locator("#mode-error")).to_be_hidden()
+
+    # An API token for a hub: shown once, works as a Bearer token, and stops working once revoked.
+    page.click("#tokens-section summary")
+    expect(page.locator("#tokens")).to_contain_text("No tokens yet.")
+    page.fill("#token-name", "hass")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#new-token-box")).to_be_visible()
+    secret = page.input_value("#new-token")
+    assert secret.startswith("ewt_")
+    tokens = page.locator("#tokens li[data-token]")
+    expect(tokens).to_have_count(1)
+    expect(tokens).to_contain_text("hass")
+    assert httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+    screenshot(page, "dashboard.png")
+
+    revoke = tokens.locator("button.danger")
+    revoke.click()
+    expect(revoke).to_have_text("Click again to revoke")
+    revoke.click()
+    expect(tokens).to_have_count(0)
+    assert httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+    page.click("#logout")
+    page.wait_for_url(f"{base}/login")
+    expect(page.locator("#login-form")).to_be_visible()
+    assert page.request.get(f"{base}/api/status").status == 401
+    context.close()
+
+    assert console.refused == {(401, "/api/login"): 1}  # the one wrong password, nothing else
+    assert console.problems == []
+
+
+def test_first_boot_setup_form(browser: Browser, stack: Stack, tmp_path: Path) -> None:
+    security = make_security(tmp_path / "fresh", password=None)
+    assert security.setup_code is not None
+    assert not security.credentials.has_password()
+    server = ApiServer(create_app(stack.service, stack.service.metrics, security, stack.config.api), "127.0.0.1", 0)
+    server.start()
+    try:
+        assert server.port is not None
+        base = f"http://127.0.0.1:{server.port}"
+        context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        console = Console()  # the porch camera never delivers a frame: its 404s stay expected
+        console.watch(page)
+
+        page.goto(f"{base}/")
+        assert path_of(page) == "/login"
+        expect(page.locator("#setup-form")).to_be_visible()
+        expect(page.locator("#login-form")).to_be_hidden()
+        submit = page.locator("#setup-form button[type=submit]")
+        screenshot(page, "setup-phone.png")
+
+        page.fill("#setup-code", security.setup_code.code)
+        page.fill("#new-password", STRONG_PASSWORD)
+        page.fill("#repeat-password", STRONG_PASSWORD + "!")
+        submit.click()
+        expect(page.locator("#error")).to_have_text("The two passwords do not match")
+
+        page.fill("#setup-code", "0000-0000-0000")  # 0 is not in the code's alphabet: never right
+        page.fill("#repeat-password", STRONG_PASSWORD)
+        submit.click()
+        expect(page.locator("#error")).to_contain_text("Wrong setup code")
+
+        page.fill("#setup-code", security.setup_code.code)
+        page.fill("#new-password", WEAK_PASSWORD)
+        page.fill("#repeat-password", WEAK_PASSWORD)
+        submit.click()
+        expect(page.locator("#error")).to_contain_text("password too weak")
+        assert not security.credentials.has_password()
+        assert path_of(page) == "/login"
+
+        page.fill("#new-password", STRONG_PASSWORD)
+        page.fill("#repeat-password", STRONG_PASSWORD)
+        submit.click()
+        page.wait_for_url(f"{base}/")
+        expect(page.locator("#node")).to_have_text(stack.config.node_id)
+        expect(page.locator('[data-camera="porch"] .placeholder')).to_have_text("no frame yet")
+        expect(page.locator('[data-camera="porch"] .placeholder')).to_be_visible()
+        page.wait_for_function(SNAPSHOT_LOADED)  # the stored event's snapshot
+        screenshot(page, "dashboard-phone.png")
+        assert security.credentials.has_password()
+        assert security.credentials.verify_password("admin", STRONG_PASSWORD)
+        context.close()
+
+        assert console.refused == {(401, "/api/setup"): 1, (422, "/api/setup"): 1}
+        assert console.problems == []
+    finally:
+        server.stop()
