@@ -10,7 +10,8 @@ import getpass
 import sys
 from pathlib import Path
 
-from app.api.auth import MAX_PASSWORD_CHARS, USERNAME, Credentials, WeakPasswordError, credentials_path
+from app.api.auth import USERNAME, Credentials, WeakPasswordError, credentials_path
+from app.api.auth.passwords import MAX_PASSWORD_CHARS
 from app.config import ConfigError, load_config
 from app.config.demo import demo_config
 

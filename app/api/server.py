@@ -5,7 +5,9 @@ retry — the dashboard is not worth losing detection and alerts over."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -16,6 +18,7 @@ from starlette.types import ASGIApp
 log = logging.getLogger(__name__)
 
 RETRY_BIND_S = 10.0
+API_NICE = 10
 
 
 class ApiServer:
@@ -42,6 +45,10 @@ class ApiServer:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        # Viewers yield to detection: the kernel favours the capture and pipeline threads when
+        # the CPU is short (Linux nices threads one by one). Best effort: unprivileged is fine.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), API_NICE)
         while not self._stop.is_set():
             try:
                 sock = bind(self._host, self._port)

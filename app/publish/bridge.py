@@ -7,11 +7,13 @@ whenever Home Assistant announces itself online.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
 import time
 from typing import Protocol
+from urllib.parse import quote
 
 from app import __version__
 from app.analysis import Outcome
@@ -65,7 +67,7 @@ class MqttBridge:
             on_message=self._on_message,
             subscriptions=[t.mode_set, t.enabled_set("+"), HA_STATUS_TOPIC],
         )
-        self.outbox = Outbox(store, self.client, t.alerts)
+        self.outbox = Outbox(store, self.client, t.alerts, snapshot_url=self._snapshot_url)
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = {}
         self._motion: dict[str, bool] = {}
@@ -76,6 +78,21 @@ class MqttBridge:
         self._thread = threading.Thread(target=self._run, name="mqtt-states", daemon=True)
 
     # -- lifecycle -----------------------------------------------------------
+    def _snapshot_url(self, alert: Alert) -> str | None:
+        """The event's snapshot on this box's dashboard (it needs a login or an API token).
+
+        With the API on all interfaces, the host is the address this box reaches the broker
+        from: the LAN the hub is on."""
+        host, port = self._config.api.listen
+        if ipaddress.ip_address(host).is_unspecified:
+            local = self.client.local_address()
+            if local is None:
+                return None
+            host = local
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}/api/events/{quote(alert.event_id, safe='')}/snapshot.jpg"
+
     def start(self) -> None:
         self.client.start()
         self.outbox.start()

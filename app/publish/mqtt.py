@@ -19,7 +19,9 @@ Vendor types stay here: callers see `Message`, `MqttStatus` and plain callables.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import sys
 import threading
@@ -128,6 +130,7 @@ class MqttClient:
         self._publishing = 0  # publish() calls between paho.publish() and recording their mid
         self._error: str | None = None
         self._connects = 0
+        self._local_address: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -210,6 +213,11 @@ class MqttClient:
         with self._cond:
             return self._connected
 
+    def local_address(self) -> str | None:
+        """This box's address on the route to the broker (the hub's LAN), as of the last connect."""
+        with self._cond:
+            return self._local_address
+
     def status(self) -> MqttStatus:
         with self._cond:
             return MqttStatus(connected=self._connected, error=self._error, reconnects=max(self._connects - 1, 0))
@@ -249,7 +257,13 @@ class MqttClient:
         # Unacked messages of the previous connection would be resent by paho now; the caller's
         # outbox resends them from on_connect instead, so drop paho's copies.
         client.drop_out_messages()
+        sock = client.socket()
+        local = None
+        if isinstance(sock, socket.socket):  # a TLS socket is one too; a websocket wrapper is not
+            with contextlib.suppress(OSError):
+                local = str(sock.getsockname()[0])
         with self._cond:
+            self._local_address = local
             self._connected = True
             self._session += 1
             self._pending.clear()

@@ -15,8 +15,6 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 
 from app.api.auth import (
-    MAX_TOKENS,
-    SETUP_ALPHABET,
     USERNAME,
     Credentials,
     CredentialsError,
@@ -27,6 +25,8 @@ from app.api.auth import (
     check_password_strength,
     credentials_path,
 )
+from app.api.auth.credentials import MAX_TOKENS
+from app.api.auth.sessions import SETUP_ALPHABET
 
 GOOD = "correct horse battery staple"
 OTHER_GOOD = "Tr0ub4dor&3-xq"

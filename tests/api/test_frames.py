@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -60,7 +61,7 @@ def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(frames, "render", counting)
     current = {"frame": frame(1)}
-    latest = LatestJpeg(lambda camera: (current["frame"], ()) if camera == "porch" else None)
+    latest = LatestJpeg(lambda camera: (current["frame"], ()) if camera == "porch" else None, min_interval_s=0)
     assert latest.cached("porch") is None
     results: list[bytes | None] = []
     threads = [threading.Thread(target=lambda: results.append(latest.get("porch"))) for _ in range(20)]
@@ -74,3 +75,22 @@ def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.Mo
     assert latest.cached("porch") is None  # a new frame is never answered from the old one
     assert latest.get("porch") != results[0] and calls == [1, 2]
     assert latest.get("garage") is None
+
+
+def test_encodes_are_rate_limited_per_camera(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real_render = frames.render
+
+    def counting(f: Frame, tracks: tuple[Track, ...]) -> bytes:
+        calls.append(f.seq)
+        return real_render(f, tracks)
+
+    monkeypatch.setattr(frames, "render", counting)
+    current = {"frame": frame(1)}
+    latest = LatestJpeg(lambda camera: (current["frame"], ()), min_interval_s=0.3)
+    first = latest.get("porch")
+    current["frame"] = frame(2, np.ascontiguousarray(photo("astronaut")[::-1]))
+    assert latest.cached("porch") is first and latest.get("porch") is first  # within 0.3 s: the last encode
+    time.sleep(0.35)
+    assert latest.cached("porch") is None
+    assert latest.get("porch") != first and calls == [1, 2]

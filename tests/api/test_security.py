@@ -160,7 +160,10 @@ def test_api_tokens_are_for_hubs_hashed_at_rest_and_revocable(client_for: Client
     token, token_id = created.json()["token"], created.json()["id"]
     hub = client_for("192.168.1.20")
     bearer = {"authorization": f"Bearer {token}"}
-    assert hub.get("/metrics", headers=bearer).status_code == 200
+    metrics = hub.get("/metrics", headers=bearer)
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'edgewatch_camera_online{camera="porch"} 0.0' in metrics.text  # its camera never connects
+    assert "edgewatch_inference_seconds_bucket" in metrics.text and 'edgewatch_mode{mode="away"} 1.0' in metrics.text
     assert hub.get("/api/status", headers=bearer).json()["node"] == "test"
     # A token cannot mint tokens (a leaked hub token must not entrench itself).
     assert hub.post("/api/tokens", json={"name": "more"}, headers={**bearer, **SAME_ORIGIN}).status_code == 403

@@ -168,6 +168,9 @@ def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
     assert body["id"] == f"{body['event_id']}:anyone" and body["severity"] == "alert"
     assert all(0.0 <= v <= 1.0 for v in body["box"]) and body["sent_at"].endswith("Z")
     assert status.mqtt is not None and status.mqtt.connected and status.mqtt.outbox == 0
+    # The API listens on all interfaces (default 0.0.0.0:8080): the link names this box by the
+    # address it reaches the broker from — here loopback, on a LAN the box's LAN address.
+    assert body["snapshot_url"] == f"http://127.0.0.1:8080/api/events/{body['event_id']}/snapshot.jpg"
 
 
 def test_alerts_wait_out_a_broker_outage_and_arrive_in_order_marked_late(

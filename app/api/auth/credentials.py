@@ -1,4 +1,4 @@
-"""Admin login: the credentials file, API tokens, the first-boot setup code, sessions and the login limiter.
+"""The credentials file: the admin password (argon2id) and API tokens (SHA-256), shared with `edgewatch passwd`.
 
 There is no default password (ETSI EN 303 645 5.1): until `edgewatch passwd` or the one-time setup code sets one,
 nobody can log in. Secrets live only in `<storage.path>/credentials.json` (mode 0600): the password as an argon2id
@@ -23,7 +23,6 @@ import secrets
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,13 +31,13 @@ from typing import Any
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.api.auth.passwords import MAX_PASSWORD_CHARS, USERNAME, check_password_strength
+
 log = logging.getLogger(__name__)
 
-USERNAME = "admin"  # the one account (SPEC)
 CREDENTIALS_FILE = "credentials.json"
 FILE_VERSION = 1
 MAX_FILE_BYTES = 1 << 20
-MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS = 10, 1024
 MAX_TOKENS = 32
 TOKEN_PREFIX = "ewt_"  # noqa: S105 - recognisable in logs and secret scanners; not itself secret
 MAX_TOKEN_CHARS = 128
@@ -48,103 +47,6 @@ MAX_CONCURRENT_HASHES = 2  # argon2id's default takes 64 MiB a hash: a burst of 
 
 _Stamp = tuple[int, ...] | None  # (inode, mtime_ns, size) of the file as last read; None: no file
 _NEVER_READ: _Stamp = (-1,)
-
-
-# ---- password strength ----------------------------------------------------------------------------------------
-
-
-class WeakPasswordError(ValueError):
-    """A password `check_password_strength` refuses; the message says why, for humans."""
-
-
-_COMMON_PASSWORDS = frozenset(
-    {
-        "1234567890", "0987654321", "qwertyuiop", "1q2w3e4r5t", "1qaz2wsx3edc", "password", "password1",
-        "password12", "password123", "passw0rd123", "edgewatch", "admin", "administrator", "iloveyou12",
-        "trustno1trustno1", "a1b2c3d4e5", "abc1234567", "qwerty1234", "letmein123", "changeme123",
-    }
-)  # fmt: skip
-# Words that add nothing to a guesser's work; longest first so "administrator" goes before "admin".
-_COMMON_WORDS = tuple(
-    sorted(
-        {
-            USERNAME, "administrator", "edgewatch", "password", "passwort", "qwerty", "letmein", "welcome",
-            "iloveyou", "changeme", "default", "secret", "camera", "security", "monkey", "dragon", "football",
-            "sunshine", "princess", "master", "login", "root", "guest", "test", "user",
-        },
-        key=len,
-        reverse=True,
-    )
-)  # fmt: skip
-# A password that is any stretch of these (either direction) is a sequence or a walk along the keyboard.
-_RUNS = (
-    "abcdefghijklmnopqrstuvwxyz",
-    "0123456789012345678901234567890",
-    "qwertyuiopasdfghjklzxcvbnm",
-    "qwertzuiopasdfghjklyxcvbnm",
-    "azertyuiopqsdfghjklmwxcvbn",
-    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
-    "1q2w3e4r5t6y7u8i9o0p",
-)
-_LEET = str.maketrans("0134578@$!", "oieastbasi")
-_MIN_OWN_CHARS = 6  # what must remain once common words are taken out
-_MIN_DISTINCT_CHARS = 4
-
-
-def check_password_strength(password: str) -> None:
-    """Raises WeakPasswordError (saying why) unless `password` is fit for the admin account."""
-    why = _weakness(password)
-    if why is not None:
-        raise WeakPasswordError(f"password {why}")
-
-
-def _weakness(password: str) -> str | None:
-    if "\x00" in password:
-        return "must not contain a NUL character"
-    if len(password) < MIN_PASSWORD_CHARS:
-        return f"is too short: use at least {MIN_PASSWORD_CHARS} characters"
-    if len(password) > MAX_PASSWORD_CHARS:
-        return f"is too long: at most {MAX_PASSWORD_CHARS} characters"
-    if not password.isprintable():
-        return "must be printable characters only (no tabs, line breaks or control characters)"
-    low = password.lower()
-    if len(set(low)) == 1:
-        return "is one character repeated"
-    if low in _COMMON_PASSWORDS:
-        return "is a well-known password"
-    if _is_run(low):
-        return "is a sequence or a keyboard run (like abcdefghij or qwertyuiop)"
-    if _short_repeat(low):
-        return "is a short pattern repeated"
-    if len(set(low)) < _MIN_DISTINCT_CHARS:
-        return "has too few different characters"
-    for form in (low, low.translate(_LEET)):
-        rest = form
-        for word in _COMMON_WORDS:
-            rest = rest.replace(word, "")
-        if rest != form and _trivial_rest(rest):
-            return f"is little more than a common word or the user name '{USERNAME}': add unrelated words"
-    return None
-
-
-def _is_run(text: str) -> bool:
-    return any(text in run or text in run[::-1] for run in _RUNS)
-
-
-def _short_repeat(text: str) -> bool:
-    """True for a block of fewer than _MIN_OWN_CHARS characters repeated, like 'abcabcabca'."""
-    n = len(text)
-    return any(n >= 2 * p and text == (text[:p] * (n // p + 1))[:n] for p in range(1, _MIN_OWN_CHARS))
-
-
-def _trivial_rest(rest: str) -> bool:
-    """What is left beside common words adds too little: short, a run, a repeat, or a year and a '!'."""
-    if len(rest) < _MIN_OWN_CHARS or _is_run(rest) or _short_repeat(rest):
-        return True
-    return len(rest) < 8 and not any(ch.isalpha() for ch in rest)
-
-
-# ---- the credentials file -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -534,173 +436,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# ---- first-boot setup code, login limiter, sessions --------------------------------------------------------------
-
-SETUP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I/L: read off a console, typed on a phone
-SETUP_GROUPS, SETUP_GROUP_CHARS = 3, 4  # 12 characters: ~59 bits, far beyond what the login limiter lets through
-_SETUP_SEPARATORS = re.compile(r"[\s-]+")
-
-
-class SetupCode:
-    """One-time first-boot code from the OS RNG, like 'K7QM-2XHP-9TRB', shown on the console while no password
-    exists; it lets the installer set the first password from the dashboard."""
-
-    def __init__(self) -> None:
-        chars = "".join(secrets.choice(SETUP_ALPHABET) for _ in range(SETUP_GROUPS * SETUP_GROUP_CHARS))
-        self._expected = chars.encode()
-        self._code = "-".join(chars[i : i + SETUP_GROUP_CHARS] for i in range(0, len(chars), SETUP_GROUP_CHARS))
-        self._used = False
-        self._lock = threading.Lock()
-
-    @property
-    def code(self) -> str:
-        return self._code
-
-    def check(self, attempt: str) -> bool:
-        """Constant time; ignores case, spaces and dashes. Never true once consumed."""
-        typed = self._normalize(attempt)
-        with self._lock:
-            return hmac.compare_digest(typed, self._expected) and not self._used
-
-    def consume(self) -> None:
-        with self._lock:
-            self._used = True
-
-    def redeem(self, attempt: str) -> bool:
-        """`check` and `consume` as one step, so two concurrent requests cannot both use the code."""
-        typed = self._normalize(attempt)
-        with self._lock:
-            ok = hmac.compare_digest(typed, self._expected) and not self._used
-            self._used = self._used or ok
-            return ok
-
-    @staticmethod
-    def _normalize(attempt: str) -> bytes:
-        if len(attempt) > 64:  # no legitimate typing is this long
-            return b""
-        return _SETUP_SEPARATORS.sub("", attempt).upper().encode("utf-8", "surrogatepass")
-
-
-class LoginLimiter:
-    """Failed logins per client address: the failure after `max_failures` within `window_s` gets refused until the
-    window frees a slot. `max_global` failures from all addresses together slow distributed guessing the same way.
-    Only the last `max_failures` failure times are kept per address, for at most `max_addresses` addresses."""
-
-    def __init__(
-        self,
-        max_failures: int = 5,
-        window_s: float = 60.0,
-        *,
-        max_global: int = 30,
-        clock: Callable[[], float] = time.monotonic,
-        max_addresses: int = 4096,
-    ) -> None:
-        if min(max_failures, max_global, max_addresses) < 1 or window_s <= 0:
-            raise ValueError("LoginLimiter: limits must be at least 1 and the window positive")
-        self._max_failures, self._max_global, self._max_addresses = max_failures, max_global, max_addresses
-        self._window = window_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._by_address: OrderedDict[str, deque[float]] = OrderedDict()  # least recently failed first
-        self._everyone: deque[float] = deque(maxlen=max_global)
-
-    def retry_after(self, address: str) -> float | None:
-        """Seconds until `address` may try again (its own or the global limit), or None if it may now."""
-        now = self._clock()
-        with self._lock:
-            own = self._by_address.get(address)
-            wait = max(
-                self._wait(own, self._max_failures, now) if own is not None else 0.0,
-                self._wait(self._everyone, self._max_global, now),
-            )
-        return wait if wait > 0 else None
-
-    def failure(self, address: str) -> None:
-        now = self._clock()
-        with self._lock:
-            failures = self._by_address.pop(address, None)
-            if failures is None:
-                failures = deque(maxlen=self._max_failures)
-            failures.append(now)
-            self._by_address[address] = failures
-            self._everyone.append(now)
-            while len(self._by_address) > self._max_addresses:
-                self._by_address.popitem(last=False)
-
-    def success(self, address: str) -> None:
-        """Clears that address's failures (not the global count: one success says nothing about the others)."""
-        with self._lock:
-            self._by_address.pop(address, None)
-
-    def _wait(self, failures: deque[float], limit: int, now: float) -> float:
-        """Until the oldest of a full window of failures leaves it; 0 while the window is not full."""
-        if len(failures) < limit:
-            return 0.0
-        return failures[0] + self._window - now
-
-
-@dataclass(frozen=True)
-class _Session:
-    created: float
-    last_seen: float
-
-
-class Sessions:
-    """Server-side sessions: random ids, idle and absolute expiry, bounded count (the least recently used goes).
-
-    Wall-clock times, because `not_before` is the password's `set_at` from the credentials file."""
-
-    def __init__(
-        self,
-        *,
-        idle_s: float = 12 * 3600,
-        max_age_s: float = 7 * 24 * 3600,
-        max_sessions: int = 64,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if idle_s <= 0 or max_age_s <= 0 or max_sessions < 1:
-            raise ValueError("Sessions: expiries must be positive and max_sessions at least 1")
-        self._idle, self._max_age, self._max_sessions = idle_s, max_age_s, max_sessions
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()  # least recently used first
-
-    def create(self) -> str:
-        session_id = secrets.token_urlsafe(32)
-        now = self._clock()
-        with self._lock:
-            for sid, session in list(self._sessions.items()):
-                if self._expired(session, now):
-                    del self._sessions[sid]
-            while len(self._sessions) >= self._max_sessions:
-                self._sessions.popitem(last=False)
-            self._sessions[session_id] = _Session(now, now)
-        return session_id
-
-    def valid(self, session_id: str, *, not_before: float | None = None) -> bool:
-        """True for a live session (and restarts its idle timer); one created before `not_before` (the password
-        changed since) or expired is dropped."""
-        now = self._clock()
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                return False
-            if self._expired(session, now) or (not_before is not None and session.created < not_before):
-                del self._sessions[session_id]
-                return False
-            self._sessions[session_id] = replace(session, last_seen=now)
-            self._sessions.move_to_end(session_id)
-            return True
-
-    def revoke(self, session_id: str) -> None:
-        with self._lock:
-            self._sessions.pop(session_id, None)
-
-    def revoke_all(self) -> None:
-        with self._lock:
-            self._sessions.clear()
-
-    def _expired(self, session: _Session, now: float) -> bool:
-        return now - session.last_seen >= self._idle or now - session.created >= self._max_age

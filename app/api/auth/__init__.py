@@ -1,0 +1,25 @@
+"""Admin login: no default password (ETSI EN 303 645 5.1) — until `edgewatch passwd` or the
+one-time setup code sets one, nobody can log in.
+
+- `passwords`: what counts as too weak, and why;
+- `credentials`: the password hash and API tokens in `<storage.path>/credentials.json` (0600),
+  shared safely with the `edgewatch passwd` process;
+- `sessions`: the setup code, the failed-login limiter and login sessions (memory only).
+"""
+
+from app.api.auth.credentials import Credentials, CredentialsError, TokenInfo, credentials_path
+from app.api.auth.passwords import USERNAME, WeakPasswordError, check_password_strength
+from app.api.auth.sessions import LoginLimiter, Sessions, SetupCode
+
+__all__ = [
+    "USERNAME",
+    "Credentials",
+    "CredentialsError",
+    "LoginLimiter",
+    "Sessions",
+    "SetupCode",
+    "TokenInfo",
+    "WeakPasswordError",
+    "check_password_strength",
+    "credentials_path",
+]
