@@ -23,6 +23,9 @@ from app.config import Config, ConfigError, DetectorConfig, load_config, resolve
 from app.config.demo import demo_config
 from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
+from app.detect.factory import open_supervised
+from app.doctor import cmd_doctor
+from app.notify import Heartbeat, Notifier, watchdog_interval
 from app.passwd import cmd_passwd
 from app.replay import replay
 from app.service import Service
@@ -82,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     pw.add_argument("--config", type=Path, help="YAML config file (its storage.path holds the credentials)")
     pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
     pw.set_defaults(handler=cmd_passwd)
+
+    doctor = sub.add_parser("doctor", help="installer diagnostics (exit 1 when something is wrong)")
+    doctor.add_argument("--config", type=Path, help="YAML config file (default: the demo)")
+    doctor.add_argument("--json", action="store_true", help="one JSON object")
+    doctor.set_defaults(handler=cmd_doctor)
     return parser
 
 
@@ -225,7 +233,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.config is None:
         log.info("no --config given: running the embedded demo (camera: %s)", config.cameras["demo"].source)
     try:
-        detector = open_detector(config.detector)
+        detector = open_supervised(config.detector)
     except DetectorError as exc:
         log.error("detector: %s", exc)
         return EXIT_FATAL
@@ -250,12 +258,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     service.start()
     api = start_api(service, service.metrics, config.api, open_security(config.storage.path))
     log.info("running %d camera(s); stop with Ctrl-C or SIGTERM", len(config.cameras))
+    # systemd (Type=notify): ready once detecting and serving; watchdog pings only while healthy.
+    notifier = Notifier.from_env()
+    heartbeat: Heartbeat | None = None
+    if notifier is not None:
+        summary = f"running {len(config.cameras)} camera(s)"
+        notifier.send("READY=1", f"STATUS={summary}")
+        interval = watchdog_interval()
+        if interval is not None:
+            heartbeat = Heartbeat(notifier, interval, service.health, ok_status=summary)
+            heartbeat.start()
     while not stop.wait(STATUS_LOG_INTERVAL_S):
         for cam in service.status().cameras:
             log.info(
                 "camera %s: %s, %.1f fps in, %.1f detected, %d dropped",
                 cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
             )  # fmt: skip
+    if notifier is not None:
+        notifier.send("STOPPING=1", "STATUS=stopping")
+    if heartbeat is not None:
+        heartbeat.stop()
     api.stop()
     service.stop()
     store.close()

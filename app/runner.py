@@ -30,6 +30,7 @@ class CameraRunner:
         self._done: deque[float] = deque(maxlen=64)
         self.dropped = 0
         self._latest: Outcome | None = None
+        self._beat = time.monotonic()  # every loop turn: a runner that stops beating is wedged
         self.enabled = True  # switched over MQTT/API: a disabled camera keeps capturing, detects nothing
 
     def start(self) -> None:
@@ -49,6 +50,10 @@ class CameraRunner:
             else 0.0
         )
 
+    def silent_for(self) -> float:
+        """Seconds since the loop last came round (waits are at most ~1 s, detection 10 s)."""
+        return time.monotonic() - self._beat if self._thread.is_alive() else float("inf")
+
     def latest(self) -> Outcome | None:
         """The most recent analysed frame with what was found on it (for the dashboard)."""
         return self._latest
@@ -57,6 +62,7 @@ class CameraRunner:
         last_seq = 0
         next_tick = time.monotonic()
         while not self._stop.is_set():
+            self._beat = time.monotonic()
             delay = next_tick - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break

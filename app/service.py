@@ -17,6 +17,7 @@ from app.capture import Camera
 from app.config import Config, Mode, resolve_zone
 from app.detect import Detector
 from app.detect.base import Image
+from app.detect.supervisor import DetectorState, SupervisedDetector
 from app.detect.worker import DetectionWorker
 from app.domain import Detections, Frame, Track
 from app.evidence import Evidence
@@ -25,7 +26,7 @@ from app.pipeline import CameraPipeline, DetectFn
 from app.publish.bridge import MqttBridge
 from app.rules import RuleEngine, zones_for_camera
 from app.runner import CameraRunner, Listener
-from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus
+from app.status import CameraStatus, DetectorStatus, Health, MqttInfo, ServiceStatus
 from app.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,16 @@ log = logging.getLogger(__name__)
 DETECT_TIMEOUT_S = 10.0
 RETENTION_EVERY_S = 600.0
 MODE_KEY = "mode"
+STUCK_AFTER_S = 30.0  # a detect call or pipeline turn this long is wedged (detect timeout: 10 s)
 LATEST_LAG_S = 2.0  # older analysed frames are stale: show the live one without boxes
 
 
 class Service:
-    def __init__(self, config: Config, detector: Detector, store: Store) -> None:
+    def __init__(
+        self, config: Config, detector: Detector, store: Store, *, stuck_after_s: float = STUCK_AFTER_S
+    ) -> None:
         self.config = config
+        self._stuck_after = stuck_after_s
         self.store = store
         # Read at scrape time only, so it may be built before the parts it reports on.
         self.metrics = Metrics(self.status, storage=store.usage)
@@ -67,6 +72,8 @@ class Service:
             self.bridge = MqttBridge(config, self, store)
             self.evidence.add_sink(self.bridge.on_alert)
             self._listeners.append(self.bridge.on_outcome)
+        if isinstance(detector, SupervisedDetector):  # Edge TPU lost / back: announce it at once
+            detector.add_listener(self._detector_changed)
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -102,6 +109,34 @@ class Service:
             if fresh is None or fresh.monotonic - analysed.monotonic < LATEST_LAG_S:
                 return analysed, outcome.result.tracks
         return None if fresh is None else (fresh, ())
+
+    def health(self) -> Health:
+        """Is every stage still turning? (Not: is every camera online — an offline camera is
+        degraded and retried, and a restart would not bring it back.) Gates the systemd
+        watchdog: only a wedged stage should get the service restarted."""
+        problems = []
+        busy = self._worker.busy_for()
+        if not self._worker.alive():
+            problems.append("detection worker has stopped")
+        elif busy > self._stuck_after:
+            problems.append(f"detector call stuck for {busy:.0f} s")
+        for name, runner in self.runners.items():
+            silent = runner.silent_for()
+            if silent > self._stuck_after:
+                problems.append(f"camera {name}: pipeline silent for {silent:.0f} s")
+        if not self._watchdog.is_alive():
+            problems.append("service watchdog has stopped")
+        return Health(not problems, tuple(problems))
+
+    def detector_state(self) -> dict[str, object]:
+        """The P/detector payload: what detects now and, when degraded, why."""
+        info = self._worker.stats().detector
+        return {"backend": info.backend, "device": info.device, "model": info.model,
+                "degraded": info.note is not None, "note": info.note}  # fmt: skip
+
+    def _detector_changed(self, state: DetectorState) -> None:
+        if self.bridge is not None:
+            self.bridge.on_detector(self.detector_state())
 
     def cameras_online(self) -> dict[str, bool]:
         return {name: runner.camera.health().online for name, runner in self.runners.items()}

@@ -44,3 +44,9 @@ class ServiceStatus:
     cameras: tuple[CameraStatus, ...]
     detector: DetectorStatus
     mqtt: MqttInfo | None  # None: no broker configured
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    problems: tuple[str, ...]  # what is wedged, for the log and `edgewatch doctor`

@@ -6,9 +6,11 @@ import logging
 import os
 
 from app.config import DetectorConfig
-from app.detect.base import Backend, EdgeTpuUnavailable, ModelError
+from app.detect.base import Backend, Detector, EdgeTpuUnavailable, ModelError
+from app.detect.devices import list_tpus
 from app.detect.engine import SsdDetector
 from app.detect.models import ModelSpec, ModelStore
+from app.detect.supervisor import SupervisedDetector
 from app.detect.tflite import load_edgetpu
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,38 @@ DEFAULT_MODELS = ("coco", "person")  # SPEC: the COCO model for the backend, `pe
 
 def cpu_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def open_supervised(config: DetectorConfig, store: ModelStore | None = None) -> Detector:
+    """For the running service: the Edge TPU with the CPU model standing by (see supervisor),
+    or just the CPU model when `type: cpu`. Raises DetectorError only when even the CPU
+    model cannot run."""
+    store = store if store is not None else ModelStore()
+    if config.type == "cpu":
+        return _on_cpu(config, store, note=None)
+    fallback = _on_cpu(config, store, note=None)
+    return SupervisedDetector(
+        lambda: _on_edgetpu(config, store),
+        fallback,
+        present=lambda: tpu_present(config.device),
+        quiet_absence=config.type == "auto",
+    )
+
+
+def tpu_present(device: str | None) -> bool:
+    """Cheap (sysfs): is a usable TPU of the configured kind (or the exact usb:N / pci:N) plugged in?"""
+    return any(t.ready and (device is None or device in (t.kind, t.name)) for t in list_tpus())
+
+
+def _on_edgetpu(config: DetectorConfig, store: ModelStore) -> SsdDetector:
+    delegate = load_edgetpu(config.device)
+    try:
+        spec = resolve_model(config, store, "edgetpu")
+        store.verify(spec)
+    except ModelError:
+        del delegate  # release the TPU for other processes
+        raise
+    return SsdDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
 
 
 def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> SsdDetector:

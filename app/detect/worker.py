@@ -48,6 +48,7 @@ class DetectionWorker:
         self._turns: list[str] = []  # round-robin order of cameras seen so far
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="detector", daemon=True)
+        self._busy_since: float | None = None  # monotonic start of the detector call in progress
         self._inference_ms = 0.0
         self._served: dict[str, int] = {}
         self._errors = 0
@@ -84,6 +85,15 @@ class DetectionWorker:
             return None
         return request.result
 
+    def busy_for(self) -> float:
+        """Seconds the detector call in progress has taken so far (0 when idle): a stuck
+        accelerator shows here, since nothing else can interrupt a call into the runtime."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stats(self) -> WorkerStats:
         with self._cond:
             return WorkerStats(self._detector.info, round(self._inference_ms, 2), dict(self._served), self._errors)
@@ -105,14 +115,17 @@ class DetectionWorker:
     def _run(self) -> None:
         while (job := self._next()) is not None:
             camera, request = job
+            self._busy_since = time.monotonic()
             try:
                 results = [self._detector.detect(image, request.min_score) for image in request.images]
             except Exception:
+                self._busy_since = None
                 log.exception("detector failed on a frame from %s", camera)
                 with self._cond:
                     self._errors += 1
                 request.done.set()
                 continue
+            self._busy_since = None
             with self._cond:
                 for r in results:
                     self._inference_ms = (

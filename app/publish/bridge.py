@@ -49,6 +49,8 @@ class Control(Protocol):
 
     def cameras_online(self) -> dict[str, bool]: ...
 
+    def detector_state(self) -> dict[str, object]: ...
+
 
 class MqttBridge:
     def __init__(self, config: Config, control: Control, store: Store) -> None:
@@ -114,6 +116,10 @@ class MqttBridge:
             self._firing.setdefault(alert.rule, set()).add(alert.event_id)
         self._send(self.topics.rule_state(alert.rule), "ON", retain=True)
 
+    def on_detector(self, state: dict[str, object]) -> None:
+        """The detector switched (Edge TPU lost or back): retained, so a hub sees it on connect too."""
+        self._send(self.topics.detector, json.dumps(state), qos=1, retain=True)
+
     def on_outcome(self, outcome: Outcome) -> None:
         """A runner listener: events, object counts and motion for one camera's frame."""
         camera = outcome.result.frame.camera
@@ -170,6 +176,7 @@ class MqttBridge:
             self._send(t.camera_status(camera), "online" if up else "offline", retain=True)
         for rule in self._config.rules:
             self._send(t.rule_state(rule.name), "ON" if self._firing.get(rule.name) else "OFF", retain=True)
+        self._send(t.detector, json.dumps(self._control.detector_state()), qos=1, retain=True)
         if self._mqtt.ha_discovery:
             self._publish_discovery()
         self.outbox.reconnected()

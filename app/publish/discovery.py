@@ -90,7 +90,19 @@ def discovery_messages(config: Config, topics: Topics, labels: Iterable[str], *,
                 "options": [mode.value for mode in Mode],
                 "icon": "mdi:shield-home",
             },
-        )
+        ),
+        (
+            "binary_sensor",
+            "detector_degraded",
+            {
+                "name": "Detector degraded",  # on while the Edge TPU is out and the CPU model stands in
+                "state_topic": topics.detector,
+                "value_template": "{{ 'ON' if value_json.degraded else 'OFF' }}",
+                "device_class": "problem",
+                "entity_category": "diagnostic",
+                **on_off,
+            },
+        ),
     ]
     for rule in config.rules:
         entities.append(

@@ -82,6 +82,11 @@ class Topics:
     def stats(self) -> str:
         return f"{self.prefix}/stats"
 
+    @property
+    def detector(self) -> str:
+        """Retained JSON: backend, device, model, degraded (bool), note — switches are announced here."""
+        return f"{self.prefix}/detector"
+
     def rule_state(self, rule: str) -> str:
         """`ON` while the rule fires, `OFF` otherwise, retained (the HA binary_sensor's state)."""
         return f"{self.prefix}/rules/{rule}/state"

@@ -118,6 +118,9 @@ class Control:
     def cameras_online(self) -> dict[str, bool]:
         return {"drive": True}
 
+    def detector_state(self) -> dict[str, object]:
+        return {"backend": "cpu", "device": None, "model": "person", "degraded": False, "note": None}
+
 
 @contextmanager
 def running_bridge(

@@ -111,8 +111,12 @@ def test_entities() -> None:
     config = make_config()
     t = Topics.from_config(config)
     entities = by_object_id(messages_for(config))
-    # 1 select, 2 rules, per camera: motion, status, enabled + 4 counts
-    assert len(entities) == 1 + 2 + 2 * (3 + len(LABELS))
+    # 1 select, 1 detector problem sensor, 2 rules, per camera: motion, status, enabled + 4 counts
+    assert len(entities) == 1 + 1 + 2 + 2 * (3 + len(LABELS))
+
+    component, degraded = entities["detector_degraded"]
+    assert component == "binary_sensor" and degraded["state_topic"] == t.detector == "edgewatch/garage-pi/detector"
+    assert degraded["device_class"] == "problem" and "value_json.degraded" in degraded["value_template"]
 
     component, mode = entities["mode"]
     assert component == "select"
