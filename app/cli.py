@@ -23,7 +23,7 @@ from app.config import Config, ConfigError, DetectorConfig, load_config, resolve
 from app.config.demo import demo_config
 from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
-from app.detect.factory import open_supervised
+from app.detect.factory import open_detectors
 from app.doctor import cmd_doctor
 from app.notify import Heartbeat, Notifier, watchdog_interval
 from app.passwd import cmd_passwd
@@ -223,6 +223,28 @@ def _parse_start(text: str | None, config: Config) -> float:
     return moment.timestamp()
 
 
+def _log_detector(node_id: str, detector: Detector) -> None:
+    info = detector.info
+    device = f" [{info.device}]" if info.device else ""
+    log.info("edgewatch %s on node %s: detector %s on %s%s (%s)", __version__, node_id, info.model, info.backend,
+             device, info.runtime)  # fmt: skip
+
+
+def _tell_systemd_ready(service: Service, cameras: int) -> tuple[Notifier | None, Heartbeat | None]:
+    """systemd (Type=notify): ready once detecting and serving; watchdog pings only while healthy."""
+    notifier = Notifier.from_env()
+    if notifier is None:
+        return None, None
+    summary = f"running {cameras} camera(s)"
+    notifier.send("READY=1", f"STATUS={summary}")
+    interval = watchdog_interval()
+    if interval is None:
+        return notifier, None
+    heartbeat = Heartbeat(notifier, interval, service.health, ok_status=summary)
+    heartbeat.start()
+    return notifier, heartbeat
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -233,41 +255,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.config is None:
         log.info("no --config given: running the embedded demo (camera: %s)", config.cameras["demo"].source)
     try:
-        detector = open_supervised(config.detector)
+        detectors = open_detectors(config.detector)
     except DetectorError as exc:
         log.error("detector: %s", exc)
         return EXIT_FATAL
-    info = detector.info
-    log.info(
-        "edgewatch %s on node %s: detector %s on %s%s (%s)",
-        __version__,
-        config.node_id,
-        info.model,
-        info.backend,
-        f" [{info.device}]" if info.device else "",
-        info.runtime,
-    )
+    for detector in detectors:
+        _log_detector(config.node_id, detector)
     try:
         store = Store(Path(config.storage.path), retain_days=config.storage.retain_days, max_mb=config.storage.max_mb)
     except (OSError, StoreError) as exc:
         log.error("storage at %s cannot be used: %s", config.storage.path, exc)
-        detector.close()
+        for detector in detectors:
+            detector.close()
         return EXIT_FATAL
-    service = Service(config, detector, store)
+    service = Service(config, detectors, store)
     log.info("mode: %s; storage: %s", service.mode.value, config.storage.path)
     service.start()
     api = start_api(service, service.metrics, config.api, open_security(config.storage.path))
     log.info("running %d camera(s); stop with Ctrl-C or SIGTERM", len(config.cameras))
-    # systemd (Type=notify): ready once detecting and serving; watchdog pings only while healthy.
-    notifier = Notifier.from_env()
-    heartbeat: Heartbeat | None = None
-    if notifier is not None:
-        summary = f"running {len(config.cameras)} camera(s)"
-        notifier.send("READY=1", f"STATUS={summary}")
-        interval = watchdog_interval()
-        if interval is not None:
-            heartbeat = Heartbeat(notifier, interval, service.health, ok_status=summary)
-            heartbeat.start()
+    notifier, heartbeat = _tell_systemd_ready(service, len(config.cameras))
     while not stop.wait(STATUS_LOG_INTERVAL_S):
         for cam in service.status().cameras:
             log.info(
@@ -281,6 +287,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     api.stop()
     service.stop()
     store.close()
-    detector.close()
+    for detector in detectors:
+        detector.close()
     log.info("stopped")
     return EXIT_OK

@@ -40,14 +40,24 @@ LATEST_LAG_S = 2.0  # older analysed frames are stale: show the live one without
 
 class Service:
     def __init__(
-        self, config: Config, detector: Detector, store: Store, *, stuck_after_s: float = STUCK_AFTER_S
+        self,
+        config: Config,
+        detector: Detector | Sequence[Detector],
+        store: Store,
+        *,
+        stuck_after_s: float = STUCK_AFTER_S,
     ) -> None:
+        """`detector`: one, or one per Edge TPU — each gets its own worker thread and the
+        cameras are shared out among them (camera i → detector i mod n)."""
+        detectors = [detector] if not isinstance(detector, Sequence) else list(detector)
+        if not detectors:
+            raise ValueError("at least one detector is needed")
         self.config = config
         self._stuck_after = stuck_after_s
         self.store = store
         # Read at scrape time only, so it may be built before the parts it reports on.
         self.metrics = Metrics(self.status, storage=store.usage)
-        self._worker = DetectionWorker(detector, on_inference=self.metrics.observe_inference)
+        self._workers = [DetectionWorker(d, on_inference=self.metrics.observe_inference) for d in detectors]
         self._started = time.monotonic()
         self.evidence = Evidence(store, [self.metrics.observe_alert])
         self._listeners: list[Listener] = [self.evidence, self._log_tracks]
@@ -56,11 +66,12 @@ class Service:
         mode = Mode(saved) if saved in {m.value for m in Mode} else config.mode  # persisted across restarts
         self._rules = RuleEngine(config.rules, config.cameras, resolve_zone(config.timezone), mode)
         self._rules_lock = threading.Lock()
-        model_size = detector.info.input_size[0]
+        model_size = detectors[0].info.input_size[0]
         self.runners: dict[str, CameraRunner] = {}
-        for name, cam in config.cameras.items():
+        for index, (name, cam) in enumerate(config.cameras.items()):
             camera = Camera(name, cam.source)
-            pipeline = CameraPipeline(name, cam, self._detect_for(name), model_size)
+            worker = self._workers[index % len(self._workers)]
+            pipeline = CameraPipeline(name, cam, self._detect_for(name, worker), model_size)
             analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))
             self.runners[name] = CameraRunner(camera, analysis, cam.detect_fps, self._listeners)
         for name in self.runners:
@@ -72,8 +83,9 @@ class Service:
             self.bridge = MqttBridge(config, self, store)
             self.evidence.add_sink(self.bridge.on_alert)
             self._listeners.append(self.bridge.on_outcome)
-        if isinstance(detector, SupervisedDetector):  # Edge TPU lost / back: announce it at once
-            detector.add_listener(self._detector_changed)
+        for each in detectors:
+            if isinstance(each, SupervisedDetector):  # Edge TPU lost / back: announce it at once
+                each.add_listener(self._detector_changed)
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -115,11 +127,12 @@ class Service:
         degraded and retried, and a restart would not bring it back.) Gates the systemd
         watchdog: only a wedged stage should get the service restarted."""
         problems = []
-        busy = self._worker.busy_for()
-        if not self._worker.alive():
-            problems.append("detection worker has stopped")
-        elif busy > self._stuck_after:
-            problems.append(f"detector call stuck for {busy:.0f} s")
+        for worker in self._workers:
+            busy = worker.busy_for()
+            if not worker.alive():
+                problems.append("a detection worker has stopped")
+            elif busy > self._stuck_after:
+                problems.append(f"detector call stuck for {busy:.0f} s")
         for name, runner in self.runners.items():
             silent = runner.silent_for()
             if silent > self._stuck_after:
@@ -130,9 +143,9 @@ class Service:
 
     def detector_state(self) -> dict[str, object]:
         """The P/detector payload: what detects now and, when degraded, why."""
-        info = self._worker.stats().detector
-        return {"backend": info.backend, "device": info.device, "model": info.model,
-                "degraded": info.note is not None, "note": info.note}  # fmt: skip
+        d = self._detector_status()
+        return {"backend": d.backend, "device": d.device, "model": d.model,
+                "degraded": d.degraded is not None, "note": d.degraded}  # fmt: skip
 
     def _detector_changed(self, state: DetectorState) -> None:
         if self.bridge is not None:
@@ -155,7 +168,8 @@ class Service:
     def start(self) -> None:
         if self.bridge is not None:
             self.bridge.start()
-        self._worker.start()
+        for worker in self._workers:
+            worker.start()
         for runner in self.runners.values():
             runner.camera.start()
             runner.start()
@@ -166,7 +180,8 @@ class Service:
         for runner in self.runners.values():
             runner.camera.stop()
             runner.stop()
-        self._worker.stop()
+        for worker in self._workers:
+            worker.stop()
         self._watchdog.join(2.0)
         if self.bridge is not None:
             self.bridge.stop()
@@ -188,11 +203,7 @@ class Service:
                     h.error,
                 )
             )
-        stats = self._worker.stats()
-        info = stats.detector
-        detector = DetectorStatus(
-            info.backend, info.device, info.model, info.runtime, stats.inference_ms, info.note, stats.errors
-        )
+        detector = self._detector_status()
         mqtt = None
         if self.bridge is not None:
             client = self.bridge.client.status()
@@ -202,9 +213,26 @@ class Service:
             mqtt,
         )  # fmt: skip
 
-    def _detect_for(self, camera: str) -> DetectFn:
-        worker = self._worker
+    def _detector_status(self) -> DetectorStatus:
+        """One line for all detectors: with several TPUs, devices are listed and the status is
+        degraded when any of them is (its note says which)."""
+        stats = [w.stats() for w in self._workers]
+        infos = [s.detector for s in stats]
+        first = infos[0]
+        devices = [i.device for i in infos if i.device]
+        backends = {i.backend for i in infos}
+        notes = [i.note for i in infos if i.note]
+        return DetectorStatus(
+            first.backend if len(backends) == 1 else "+".join(sorted(backends)),
+            ", ".join(devices) if devices else None,
+            first.model,
+            first.runtime,
+            round(sum(s.inference_ms for s in stats) / len(stats), 2),
+            "; ".join(notes) if notes else None,
+            sum(s.errors for s in stats),
+        )
 
+    def _detect_for(self, camera: str, worker: DetectionWorker) -> DetectFn:
         def detect(images: Sequence[Image], min_score: float) -> list[Detections] | None:
             return worker.detect(camera, images, min_score, DETECT_TIMEOUT_S)
 

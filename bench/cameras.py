@@ -188,7 +188,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
             "threads": thread_cpu(),
             "machine": machine_cpu(),
             "servers": servers_cpu(server_pids),
-            "served": dict(service._worker.stats().served),
+            "served": {cam: n for w in service._workers for cam, n in w.stats().served.items()},
             "cams": cams,
         }
 

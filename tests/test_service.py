@@ -171,3 +171,25 @@ def test_the_mode_survives_a_restart(tmp_path: Path, detector: SsdDetector, pers
         assert service.status().mode == "disarmed"
     with Store(tmp_path / "state", retain_days=7, max_mb=64) as second:
         assert Service(config, detector, second).mode is Mode.DISARMED  # not the config's `away`
+
+
+def test_two_edge_tpus_share_the_cameras_out(
+    person_clip: ClipInfo, empty_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], evidence: Store
+) -> None:
+    from tests.detect.test_supervisor import FakeTpu
+
+    assert person_clip.annexb is not None and empty_clip.annexb is not None
+    walk, still = rtsp_cameras(person_clip.annexb), rtsp_cameras(empty_clip.annexb)
+    tpus = [FakeTpu("usb:0"), FakeTpu("usb:1")]
+    service = Service(config_for({"walk": walk.url, "still": still.url}), tpus, evidence)
+    try:
+        with running(service):
+            # The quiet camera is only swept now and then; the walking one keeps its TPU busy.
+            assert wait_until(lambda: tpus[0].calls >= 10 and tpus[1].calls >= 1, 20), [t.calls for t in tpus]
+            status = service.status()
+    finally:
+        for tpu in tpus:
+            tpu.close()
+    assert status.detector.device == "usb:0, usb:1" and status.detector.backend == "edgetpu"
+    by_camera = {c.name: c for c in status.cameras}
+    assert by_camera["walk"].fps_detect >= 3.0 and by_camera["still"].fps_detect >= 3.0, status

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 from app.config import DetectorConfig
 from app.detect.base import Backend, Detector, EdgeTpuUnavailable, ModelError
-from app.detect.devices import list_tpus
+from app.detect.devices import TpuDevice, list_tpus
 from app.detect.engine import SsdDetector
 from app.detect.models import ModelSpec, ModelStore
 from app.detect.supervisor import SupervisedDetector
@@ -20,6 +21,20 @@ DEFAULT_MODELS = ("coco", "person")  # SPEC: the COCO model for the backend, `pe
 
 def cpu_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def open_detectors(
+    config: DetectorConfig, store: ModelStore | None = None, tpus: Sequence[TpuDevice] | None = None
+) -> list[Detector]:
+    """One supervised detector per Edge TPU found at start when `detector.device` is unset and
+    several are plugged in (the service shares the cameras out among them); else one."""
+    if config.type == "cpu" or config.device is not None:
+        return [open_supervised(config, store)]
+    ready = [t for t in (list_tpus() if tpus is None else tpus) if t.ready]
+    if len(ready) <= 1:
+        return [open_supervised(config, store)]
+    log.info("detector: %d Edge TPUs (%s): one detector each", len(ready), ", ".join(t.name for t in ready))
+    return [open_supervised(config.model_copy(update={"device": t.name}), store) for t in ready]
 
 
 def open_supervised(config: DetectorConfig, store: ModelStore | None = None) -> Detector:
@@ -35,6 +50,7 @@ def open_supervised(config: DetectorConfig, store: ModelStore | None = None) -> 
         fallback,
         present=lambda: tpu_present(config.device),
         quiet_absence=config.type == "auto",
+        device=config.device,
     )
 
 

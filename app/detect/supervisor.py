@@ -117,10 +117,12 @@ class SupervisedDetector:
         hang_s: float = HANG_S,
         probe_s: float = PROBE_S,
         quiet_absence: bool = False,
+        device: str | None = None,
     ) -> None:
         """`present()` says cheaply whether a TPU is plugged in (sysfs), so probing an empty
         port costs nothing; `quiet_absence` (detector.type auto) means a box that has never
         shown a TPU runs on the CPU without calling that degraded."""
+        self.device = device  # the configured Edge TPU (usb:1, pci:0...); None: the first one found
         self._open_primary = primary
         self._fallback = fallback
         self._present = present
@@ -191,7 +193,8 @@ class SupervisedDetector:
             if self._lane is not lane:
                 return  # another caller got here first
             self._lane = None
-            self._degraded = f"{why}; running on the CPU until the Edge TPU is back"
+            where = f"Edge TPU {self.device}: " if self.device else ""
+            self._degraded = f"{where}{why}; running on the CPU until the Edge TPU is back"
             self._changed_at = time.time()
         log.error("detector: %s", self._degraded)
         threading.Thread(target=lane.close, name="detector-close", daemon=True).start()  # may block on a hung TPU
@@ -230,7 +233,8 @@ class SupervisedDetector:
                 log.info("detector: %s; using the CPU", why)
             self._last_probe_error = why
             return
-        reason = f"{why}; running on the CPU"
+        where = f"Edge TPU {self.device}: " if self.device and self.device not in why else ""
+        reason = f"{where}{why}; running on the CPU"
         with self._lock:
             changed = reason != self._degraded
             self._degraded = reason

@@ -13,7 +13,9 @@ import pytest
 from app.config import DetectorConfig
 from app.detect import open_detector
 from app.detect.base import Detector, DetectorInfo, EdgeTpuUnavailable, Image
+from app.detect.devices import TpuDevice
 from app.detect.engine import SsdDetector
+from app.detect.factory import open_detectors
 from app.detect.supervisor import DetectorState, SupervisedDetector, selftest
 from app.domain import Detections
 from tests.conftest import photo
@@ -32,12 +34,14 @@ class FakeTpu:
         self.hang = threading.Event()
         self.release = threading.Event()
         self.closed = False
+        self.calls = 0
 
     @property
     def info(self) -> DetectorInfo:
         return replace(self.inner.info, backend="edgetpu", device=self.device)
 
     def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+        self.calls += 1
         if self.hang.is_set():
             self.release.wait(30)
         if self.fail.is_set():
@@ -211,3 +215,26 @@ def test_edgetpu_asked_for_and_absent_starts_degraded(make_bench: Callable[..., 
     state = bench.supervisor.state()
     assert state.info.backend == "cpu" and "no Edge TPU found" in (state.degraded or "")
     assert bench.supervisor.info.note == state.degraded  # status reads it from the start
+
+
+def test_one_supervised_detector_per_edge_tpu() -> None:
+    tpus = [
+        TpuDevice("usb", 0, "/sys/bus/usb/devices/2-1", "18d1:9302", 5000, True),
+        TpuDevice("usb", 1, "/sys/bus/usb/devices/2-2", "18d1:9302", 5000, True),
+        TpuDevice("usb", 2, "/sys/bus/usb/devices/1-1", "1a6e:089a", 480, False),
+    ]
+    opened = open_detectors(DetectorConfig(type="edgetpu"), tpus=tpus)
+    try:
+        assert [d.device for d in opened if isinstance(d, SupervisedDetector)] == ["usb:0", "usb:1"]
+        # No libedgetpu on this machine: each runs degraded on its own CPU model and says which TPU.
+        assert [d.info.backend for d in opened] == ["cpu", "cpu"]
+        assert "Edge TPU usb:0" in (opened[0].info.note or "") and "Edge TPU usb:1" in (opened[1].info.note or "")
+        assert people(opened[1].detect(ASTRONAUT, 0.3))
+    finally:
+        for d in opened:
+            d.close()
+    single = open_detectors(DetectorConfig(type="edgetpu"), tpus=tpus[:1])
+    try:
+        assert len(single) == 1
+    finally:
+        single[0].close()
