@@ -19,8 +19,8 @@ import numpy as np
 from app import __version__
 from app.api.boot import open_security, start_api
 from app.capture import SourceError
-from app.config import Config, ConfigError, DetectorConfig, load_config, resolve_zone
-from app.config.demo import demo_config
+from app.config import Config, DetectorConfig, resolve_zone
+from app.config.demo import config_or_report
 from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
 from app.detect.factory import open_detectors
@@ -95,12 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(path: Path | None) -> Config | None:
     """The config at `path` (the demo without one), or None after printing its errors."""
-    try:
-        return load_config(path) if path is not None else demo_config()
-    except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return None
+    return config_or_report(path)
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

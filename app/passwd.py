@@ -12,19 +12,15 @@ from pathlib import Path
 
 from app.api.auth import USERNAME, Credentials, WeakPasswordError, credentials_path
 from app.api.auth.passwords import MAX_PASSWORD_CHARS
-from app.config import ConfigError, load_config
-from app.config.demo import demo_config
+from app.config.demo import config_or_report
 
 EXIT_OK, EXIT_FATAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
     config_file: Path | None = args.config
-    try:
-        config = load_config(config_file) if config_file is not None else demo_config()
-    except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
+    config = config_or_report(config_file)
+    if config is None:
         return EXIT_BAD_INPUT
     try:
         password = _from_stdin() if args.stdin else _from_terminal()

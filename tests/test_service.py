@@ -21,6 +21,7 @@ from app.pipeline import FrameResult
 from app.service import Service
 from app.store import Store
 from tests.support.rtsp import RtspCamera
+from tests.support.waiting import wait_until
 
 
 def config_for(urls: dict[str, str], detect_fps: float = 5, rules: str = "") -> Config:
@@ -62,15 +63,6 @@ class Recorder:
 
 def confirmed_ids(results: list[FrameResult], label: str) -> set[str]:
     return {t.id for r in results for t in r.tracks if t.confirmed and t.label == label}
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(

@@ -35,6 +35,7 @@ from app.service import Service
 from app.status import Health
 from app.store import Store
 from tests.support.rtsp import RtspCamera
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD = ROOT / "systemd"
@@ -500,15 +501,6 @@ class HangingDetector:
 
     def close(self) -> None:
         pass
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_a_wedged_detector_stops_the_watchdog_pings_of_a_real_service(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
+from app.config.loader import ConfigError, load_config
 from app.config.schema import Config
 
 DEMO_CLIP_ENV = "EDGEWATCH_DEMO_CLIP"
@@ -36,3 +39,14 @@ def demo_config() -> Config:
             "storage": {"path": str(state), "retain_days": 1, "max_mb": 256},
         }
     )
+
+
+def config_or_report(path: Path | None, stream: TextIO | None = None) -> Config | None:
+    """What every CLI verb with `--config` does: the file's config (the demo without one), or
+    None after printing each error as FILE:LINE:COL (the caller exits 2)."""
+    try:
+        return load_config(path) if path is not None else demo_config()
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=stream or sys.stderr)
+        return None

@@ -7,14 +7,13 @@ import contextlib
 import dataclasses
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from app.config import Config, ConfigError, load_config, resolve_zone
-from app.config.demo import demo_config
+from app.config import Config, resolve_zone
+from app.config.demo import config_or_report
 from app.detect.base import ModelError
 from app.detect.devices import list_tpus
 from app.detect.models import ModelStore
@@ -120,11 +119,8 @@ def _quiet_logs() -> Iterator[None]:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     config_file: Path | None = args.config
-    try:
-        config = load_config(config_file) if config_file is not None else demo_config()
-    except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
+    config = config_or_report(config_file)
+    if config is None:
         return EXIT_BAD_CONFIG
     with _quiet_logs():
         checks = run_checks(config)

@@ -19,6 +19,7 @@ from app.detect.factory import open_detectors
 from app.detect.supervisor import DetectorState, SupervisedDetector, selftest
 from app.domain import Detections
 from tests.conftest import photo
+from tests.support.waiting import wait_until
 
 ASTRONAUT = photo("astronaut")
 
@@ -114,15 +115,6 @@ class Shared:
 
 def people(result: Detections) -> list[float]:
     return [d.score for d in result.items if d.label == "person" and d.score >= 0.5]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_the_self_test_passes_on_the_real_model_and_fails_on_a_blind_one(detector: SsdDetector) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from app.detect.engine import SsdDetector
 from app.detect.worker import DetectionWorker
 from app.domain import Detections
 from tests.conftest import photo
+from tests.support.waiting import wait_until
 
 
 class HangingDetector:
@@ -93,16 +93,6 @@ class TimedDetector:
 
     def close(self) -> None:
         pass
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """The hook runs on the worker thread after the caller is released, so it may lag detect() a little."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_the_inference_hook_gets_each_images_time_in_seconds() -> None:

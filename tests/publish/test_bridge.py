@@ -27,6 +27,7 @@ from app.publish.bridge import MqttBridge
 from app.service import Service
 from app.store import Store
 from tests.support.mosquitto import Mosquitto
+from tests.support.waiting import wait_until
 
 EDGEWATCH = str(Path(sys.executable).with_name("edgewatch"))
 ALERT_FIELDS = {
@@ -139,15 +140,6 @@ def alert(n: int) -> Alert:
     now = time.time()
     return Alert(f"evt-{n}:porch", "porch", "drive", "person", 0.9, (0.1, 0.2, 0.3, 0.9), ("porch",), f"evt-{n}",
                  now - 2, now, "alert")  # fmt: skip
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(

@@ -26,21 +26,13 @@ from app.config import MqttConfig
 from app.config.schema import TlsConfig
 from app.publish.mqtt import Message, MqttClient
 from tests.support.mosquitto import Mosquitto
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 T = "edgewatch/t"  # topic prefix used by these tests
 
 Broker = Callable[..., Mosquitto]
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 class Watcher:
