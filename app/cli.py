@@ -240,6 +240,14 @@ def _tell_systemd_ready(service: Service, cameras: int) -> tuple[Notifier | None
     return notifier, heartbeat
 
 
+def _log_cameras(service: Service) -> None:
+    for cam in service.status().cameras:
+        log.info(
+            "camera %s: %s, %.1f fps in, %.1f detected, %d dropped",
+            cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
+        )  # fmt: skip
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -269,12 +277,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     api = start_api(service, service.metrics, config.api, open_security(config.storage.path))
     log.info("running %d camera(s); stop with Ctrl-C or SIGTERM", len(config.cameras))
     notifier, heartbeat = _tell_systemd_ready(service, len(config.cameras))
-    while not stop.wait(STATUS_LOG_INTERVAL_S):
-        for cam in service.status().cameras:
-            log.info(
-                "camera %s: %s, %.1f fps in, %.1f detected, %d dropped",
-                cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
-            )  # fmt: skip
+    # Short waits: CPython runs a signal handler only on the main thread, once it wakes. A SIGTERM the
+    # kernel hands to another thread (any thread may take a process-directed signal; under ptrace it
+    # often does) would otherwise wait for the end of a 60 s sleep, past systemd's TimeoutStopSec=45.
+    next_log = time.monotonic() + STATUS_LOG_INTERVAL_S
+    while not stop.wait(1.0):
+        if time.monotonic() >= next_log:
+            next_log += STATUS_LOG_INTERVAL_S
+            _log_cameras(service)
     if notifier is not None:
         notifier.send("STOPPING=1", "STATUS=stopping")
     if heartbeat is not None:

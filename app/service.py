@@ -32,7 +32,7 @@ from app.store import Store
 log = logging.getLogger(__name__)
 
 DETECT_TIMEOUT_S = 10.0
-RETENTION_EVERY_S = 600.0
+RETENTION_EVERY_S = 60.0  # max_mb then holds within a minute of snapshots (2-5 MB with two busy cameras)
 MODE_KEY = "mode"
 STUCK_AFTER_S = 30.0  # a detect call or pipeline turn this long is wedged (detect timeout: 10 s)
 LATEST_LAG_S = 2.0  # older analysed frames are stale: show the live one without boxes
@@ -239,7 +239,7 @@ class Service:
         return detect
 
     def _watch(self) -> None:
-        last_retention = time.monotonic()
+        last_retention = float("-inf")  # a first pass at start: restarts must not put it off for good
         while not self._watchdog_stop.wait(1.0):
             for runner in self.runners.values():
                 runner.camera.check()

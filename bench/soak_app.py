@@ -2,10 +2,10 @@
 
 It is `app.cli`'s own `run` (config → Store → Service → API → wait for SIGTERM → stop),
 called through `app.cli.main`, with one substitution: where `edgewatch run` opens the Edge
-TPU(s) found on the bus, this opens a `SupervisedDetector` whose primary is the tests'
-`FakeTpu` (the real CPU model dressed as an Edge TPU) on a simulated USB port, and whose
-fallback is the real CPU model — exactly what `app.detect.factory.open_supervised` builds
-around a real Coral, with the product's hang timeout, prober period and self-test.
+TPU(s) found on the bus, this opens a `SupervisedDetector` whose primary is a stand-in (the
+real CPU model reporting itself as an Edge TPU) on a simulated USB port, and whose fallback
+is the real CPU model — what `app.detect.factory.open_supervised` builds around a real
+Coral, with the product's hang timeout, prober period and self-test.
 
 Signals drive the simulated USB port (the appliance's other faults come from outside):
 
@@ -14,30 +14,68 @@ Signals drive the simulated USB port (the appliance's other faults come from out
     SIGUSR2   the wedged call is released and the Coral is replugged: the prober finds it,
               opens a fresh one and self-tests it before it serves again
 
+Signals are taken by a thread of this harness with `sigwait` (they are blocked in every
+thread), and SIGTERM/SIGINT are handed to the handler `edgewatch run` installed, on that
+thread. Why: under strace (ptrace) a process-directed signal can land on any thread, and
+CPython runs a Python handler only once the main thread wakes — `edgewatch run`'s main
+thread sleeps 60 s at a time, so a signal could wait that long (see bench/RESULTS.md).
+
     .venv/bin/python bench/soak_app.py --config FILE
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
+
+SIGNALS = {signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT}
+# Blocked before anything is imported: numpy's BLAS, OpenCV and TFLite start threads as they load,
+# and a thread inherits its creator's mask. With every thread blocking them, they wait for sigwait.
+signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # FakeTpu lives with the tests, which are not installed
+    sys.path.insert(0, str(ROOT))  # when run from a checkout without an installed package
 
 from app import cli  # noqa: E402 - after the path set-up above
 from app.config import DetectorConfig  # noqa: E402
 from app.detect import Detector, open_detector  # noqa: E402
-from app.detect.base import EdgeTpuUnavailable  # noqa: E402
+from app.detect.base import DetectorInfo, EdgeTpuUnavailable, Image  # noqa: E402
 from app.detect.supervisor import SupervisedDetector  # noqa: E402
-from tests.detect.test_supervisor import FakeTpu  # noqa: E402
+from app.domain import Detections  # noqa: E402
 
 DEVICE = "usb:0"
+RELEASE_AFTER_S = 600.0  # a wedged call returns by itself only after this (a real one never does)
+
+
+class StandInTpu:
+    """The real CPU model reporting itself as an Edge TPU; `hang` wedges its calls until `release`.
+
+    The same idea as the tests' FakeTpu (tests/detect/test_supervisor.py), written out here so
+    that the appliance process does not import pytest and scikit-image (~38 MB of RSS that
+    would be counted as the appliance's)."""
+
+    def __init__(self) -> None:
+        self.inner = open_detector(DetectorConfig(type="cpu"))
+        self.hang = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def info(self) -> DetectorInfo:
+        return replace(self.inner.info, backend="edgetpu", device=DEVICE)
+
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+        if self.hang.is_set():
+            self.release.wait(RELEASE_AFTER_S)
+        return self.inner.detect(image, min_score)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class UsbPort:
@@ -45,15 +83,15 @@ class UsbPort:
 
     def __init__(self) -> None:
         self.plugged = True
-        self.tpu: FakeTpu | None = None
+        self.tpu: StandInTpu | None = None
         self._lock = threading.Lock()
 
-    def open(self) -> FakeTpu:
+    def open(self) -> StandInTpu:
         """The supervisor's opener: a fresh device, or the error a missing Coral gives."""
         with self._lock:
             if not self.plugged:
                 raise EdgeTpuUnavailable(f"no Edge TPU answered on {DEVICE}", "no Edge TPU found")
-            self.tpu = FakeTpu(DEVICE)
+            self.tpu = StandInTpu()
             return self.tpu
 
     def present(self) -> bool:
@@ -68,8 +106,22 @@ class UsbPort:
     def replug(self) -> None:
         with self._lock:
             if self.tpu is not None:
-                self.tpu.release.set()  # the wedged call returns (into a lane nobody reads any more)
+                self.tpu.release.set()  # the wedged call returns, into a lane nobody reads any more
             self.plugged = True
+
+
+def take_signals(port: UsbPort) -> None:
+    while True:
+        signum = signal.sigwait(SIGNALS)
+        if signum == signal.SIGUSR1:
+            port.wedge()
+        elif signum == signal.SIGUSR2:
+            port.replug()
+        else:
+            handler = signal.getsignal(signum)  # edgewatch run's own: sets its stop event
+            if not callable(handler):
+                os._exit(128 + signum)  # before `run` took over: what the default action does
+            handler(signum, None)
 
 
 def main(argv: list[str]) -> int:
@@ -80,16 +132,9 @@ def main(argv: list[str]) -> int:
         fallback = open_detector(DetectorConfig(type="cpu", model=config.model, labels=config.labels))
         return [SupervisedDetector(port.open, fallback, present=port.present, device=DEVICE)]
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # Signal handlers run on the main thread between bytecodes: hand the work to a thread so
-        # that taking the port's lock can never deadlock against the main thread holding it.
-        action = port.wedge if signum == signal.SIGUSR1 else port.replug
-        threading.Thread(target=action, name="soak-usb", daemon=True).start()
-
-    signal.signal(signal.SIGUSR1, on_signal)
-    signal.signal(signal.SIGUSR2, on_signal)
+    threading.Thread(target=take_signals, args=(port,), name="soak-signals", daemon=True).start()
     # `edgewatch run` looks this name up when it runs, so the whole run path stays the product's.
-    cli.open_detectors = open_detectors  # type: ignore[assignment]
+    cli.open_detectors = open_detectors  # type: ignore[attr-defined]
     return cli.main(["run", *argv])
 
 

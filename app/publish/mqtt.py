@@ -36,6 +36,22 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from app.config import MqttConfig
 
+
+def _socketpair() -> tuple[socket.socket, socket.socket]:
+    """What paho's `_socketpair_compat` returns (both ends non-blocking), without a TCP listener.
+
+    paho builds its loop's wake-up pipe from a listener on 127.0.0.1 (a Windows workaround), so at
+    each start of its loop the appliance briefly listens on a random loopback port that another
+    local process could connect to first. A real socket pair does the same job with no port."""
+    one, two = socket.socketpair()
+    one.setblocking(False)
+    two.setblocking(False)
+    return one, two
+
+
+if hasattr(paho, "_socketpair_compat"):  # paho 2.x internals; without it paho keeps its own way
+    paho._socketpair_compat = _socketpair
+
 __all__ = ["Message", "MqttClient", "MqttStatus"]
 
 log = logging.getLogger(__name__)
