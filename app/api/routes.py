@@ -93,9 +93,10 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
         responses={200: {"content": {JPEG: {}}}, 404: {"description": "no such camera"}},
     )
     async def latest_jpg(name: CameraName) -> Response:
-        if name not in {c.name for c in backend.status().cameras}:
-            raise HTTPException(404, f"no camera named '{name}'")
-        jpeg = frames.cached(name) or await run_in_threadpool(frames.get, name)
+        try:  # backend.latest raises KeyError for an unknown camera: no full status() per image
+            jpeg = frames.cached(name) or await run_in_threadpool(frames.get, name)
+        except KeyError:
+            raise HTTPException(404, f"no camera named '{name}'") from None
         if jpeg is None:
             raise HTTPException(404, f"camera '{name}' has not delivered a frame yet", headers={"Retry-After": "2"})
         return Response(jpeg, media_type=JPEG)

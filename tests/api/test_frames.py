@@ -51,7 +51,8 @@ def test_big_frames_are_scaled_down_with_their_boxes() -> None:
     assert near_box_colour(image, 650, 700)  # the bottom edge: x 1300 * 0.5, y 1400 * 0.5
 
 
-def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.MonkeyPatch) -> None:
+def count_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The seq of every frame `render` encodes from now on (the real encoder still runs)."""
     calls: list[int] = []
     real_render = frames.render
 
@@ -60,6 +61,11 @@ def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.Mo
         return real_render(f, tracks)
 
     monkeypatch.setattr(frames, "render", counting)
+    return calls
+
+
+def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_renders(monkeypatch)
     current = {"frame": frame(1)}
     latest = LatestJpeg(lambda camera: (current["frame"], ()) if camera == "porch" else None, min_interval_s=0)
     assert latest.cached("porch") is None
@@ -78,14 +84,7 @@ def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.Mo
 
 
 def test_encodes_are_rate_limited_per_camera(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    real_render = frames.render
-
-    def counting(f: Frame, tracks: tuple[Track, ...]) -> bytes:
-        calls.append(f.seq)
-        return real_render(f, tracks)
-
-    monkeypatch.setattr(frames, "render", counting)
+    calls = count_renders(monkeypatch)
     current = {"frame": frame(1)}
     latest = LatestJpeg(lambda camera: (current["frame"], ()), min_interval_s=0.3)
     first = latest.get("porch")
