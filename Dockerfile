@@ -52,7 +52,7 @@ WORKDIR /src
 
 # Only the model sources: a models/build left in the build context is never used, the models
 # are always built here (build.sh records their sha256 in build/SHA256SUMS).
-COPY models/manifest.toml models/build.sh models/build.py models/
+COPY models/manifest.toml models/build.sh models/build.py models/build_coco.py models/buildlib.py models/
 COPY models/labels/ models/labels/
 RUN EDGEWATCH_BUILD_CACHE=/tmp/model-build bash models/build.sh \
  && (cd models/build && sha256sum --strict -c SHA256SUMS) \

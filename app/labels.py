@@ -27,3 +27,16 @@ def expand(objects: tuple[str, ...] | list[str]) -> frozenset[str]:
     for name in objects:
         out |= GROUPS.get(name, frozenset({name}))
     return frozenset(out)
+
+
+# Things that park: they may stand for hours, vanish behind a passer-by and come back, and
+# must be seen moving before they count as arriving (see app/rules/engine.py).
+PARKS: frozenset[str] = GROUPS["vehicle"] | {"bicycle"}
+
+_KIND: dict[str, str] = {label: f"group:{group}" for group, labels in GROUPS.items() for label in labels}
+
+
+def kind(label: str) -> str:
+    """Labels that may name the same object share a kind: a parked van flickers between car,
+    truck and bus, a dog between dog and cat. Other labels are their own kind."""
+    return _KIND.get(label, label)

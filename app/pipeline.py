@@ -1,9 +1,13 @@
-"""One camera's per-frame path: motion → regions → detect → track.
+"""One camera's per-frame path: motion → regions → detect → keep the tracked classes → track.
 
 One composed object, two drivers: the live service feeds it the freshest frame at
 the camera's detect fps, and `replay` feeds it a video file as fast as it can, so
 replay exercises exactly what runs in production. Time comes from the frame
 (`Frame.monotonic`), never from a clock read here.
+
+The `ObjectFilter` (app.objects) decides what is an object here: the detector is asked
+for everything above the lowest class floor, then only tracked classes at their own
+`min_score` reach the tracker, which confirms each track at its class's `threshold`.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
+
 from app.config import CameraConfig
 from app.detect.base import Image
 from app.domain import Box, Detection, Detections, Frame, Track
 from app.motion import MotionDetector
-from app.regions import cover_frame, regions_for, suppress_duplicates, to_frame
+from app.objects import ObjectFilter
+from app.regions import regions_for, suppress_duplicates, to_frame, whole_frame
 from app.track import Tracker
 
 # Runs the detector on crops; None when it could not (stopped, failed, timed out).
@@ -27,7 +35,7 @@ class FrameResult:
     frame: Frame
     motion: tuple[Box, ...]
     regions: tuple[Box, ...]  # crops the detector ran on (empty: nothing to look at)
-    detections: tuple[Detection, ...]  # in frame pixels, duplicates across crops removed
+    detections: tuple[Detection, ...]  # in frame pixels, duplicates across crops removed, tracked classes only
     tracks: tuple[Track, ...]
     ended: tuple[Track, ...]
     detector_ok: bool  # False when detection was needed but the detector gave nothing
@@ -41,20 +49,20 @@ class CameraPipeline:
         detect: DetectFn,
         model_size: int,
         *,
-        min_score: float = 0.4,
-        confirm_score: float = 0.6,
+        objects: ObjectFilter | None = None,
         full_frame_every: float = 10.0,
     ) -> None:
+        """`objects`: what to track and how sure to be; default: `ObjectFilter.default()`."""
         self.name = name
         self._config = config
         self._detect = detect
         self._model_size = model_size
-        self._min_score = min_score
+        self._objects = objects if objects is not None else ObjectFilter.default()
         self._full_frame_every = full_frame_every
         self._motion: MotionDetector | None = None
         self._size = (0, 0)
         self._whole: tuple[Box, ...] = ()
-        self._tracker = Tracker(name, confirm_score=confirm_score)
+        self._tracker = Tracker(name, confirm_score=self._objects.threshold)
         self._last_full_frame: float | None = None
 
     def process(self, frame: Frame) -> FrameResult:
@@ -63,7 +71,7 @@ class CameraPipeline:
             # First frame, or the camera came back at another resolution (stream settings
             # changed): motion starts over at the new size instead of failing every frame.
             self._motion = MotionDetector(self._config.motion, size)
-            self._size, self._whole = size, cover_frame(size)
+            self._size, self._whole = size, whole_frame(size)
             self._last_full_frame = None
         motion = self._motion.update(frame.image)
         now = frame.monotonic
@@ -80,15 +88,35 @@ class CameraPipeline:
             update = self._tracker.update((), now)
             return FrameResult(frame, motion.boxes, (), (), update.tracks, update.ended, True)
         crops = [_crop(frame.image, r) for r in regions]
-        results = self._detect(crops, self._min_score)
+        results = self._detect(crops, self._objects.floor)
         if results is None:  # no evidence either way: leave the tracks as they are
             return FrameResult(frame, motion.boxes, regions, (), (), (), False)
-        found = [d for region, r in zip(regions, results, strict=True) for d in to_frame(r.items, region)]
-        detections = tuple(suppress_duplicates(found))
+        # Filter first: an untracked class or a detection under its class's floor must not
+        # suppress a kept one (duplicates are merged within a group: car/truck/bus).
+        found = [d for region, r in zip(regions, results, strict=True) for d in to_frame(r.items, region, size)]
+        detections = tuple(suppress_duplicates(self._objects.keep(found)))
         update = self._tracker.update(detections, now)
         return FrameResult(frame, motion.boxes, regions, detections, update.tracks, update.ended, True)
 
 
+PAD_VALUE = 114  # mid grey: about what the models subtract as their mean, so "nothing there"
+
+
 def _crop(image: Image, region: Box) -> Image:
-    # A view, not a copy: OpenCV resizes strided rows directly into the input tensor.
-    return image[int(region.y1) : int(region.y2), int(region.x1) : int(region.x2)]
+    """The region's pixels; a view when it lies inside the frame (OpenCV resizes strided rows
+    straight into the input tensor), else a copy padded with grey where it reaches past."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = int(region.x1), int(region.y1), int(region.x2), int(region.y2)
+    if x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height:
+        return image[y1:y2, x1:x2]
+    inside = image[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    padded = cv2.copyMakeBorder(
+        inside,
+        max(-y1, 0),
+        max(y2 - height, 0),
+        max(-x1, 0),
+        max(x2 - width, 0),
+        cv2.BORDER_CONSTANT,
+        value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
+    )
+    return np.asarray(padded, dtype=np.uint8)

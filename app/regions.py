@@ -1,8 +1,14 @@
 """Regions of interest: motion and tracked boxes → square crops sized for the model.
 
 Running the detector on a crop around the activity, rather than on the whole frame
-squeezed to 300x300, keeps a small, distant person large enough to be found.
+squeezed to the model's square, keeps a small, distant person large enough to be found.
 Overlapping boxes are merged first so one object is not detected twice.
+
+An object longer than the frame's shorter side (a car filling a driveway camera) fits no
+square inside the frame: cut in two by two crops it is two half-cars, neither of them
+stands still, and a parked car looks like one that moves. Its square reaches past the
+frame's edges instead (the pipeline pads the outside), and so does `whole_frame`, the
+periodic look at everything: one square around the whole frame, padded, undistorted.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from app.domain import Box, Detection
+from app.labels import kind
 
 
 def regions_for(
@@ -17,10 +24,11 @@ def regions_for(
 ) -> tuple[Box, ...]:
     """Square crops (pixels) covering `boxes`; tiles of the whole frame when they would be too many."""
     width, height = frame_size
-    shorter = min(width, height)
+    shorter, longer = min(width, height), max(width, height)
     crops: list[Box] = []
     for box in _merge([b for b in boxes if b.area > 0], overlap=0.0, limit=shorter):
-        side = min(max(float(model_size), max(box.width, box.height) * (1 + margin)), shorter)
+        longest = max(box.width, box.height)
+        side = min(max(float(model_size), longest * (1 + margin)), shorter if longest <= shorter else longer)
         crops.append(_square(box, frame_size, side))
     # Crops that overlap a lot are cheaper as one larger crop, if that still fits.
     merged = _merge(crops, overlap=0.5, limit=shorter)
@@ -43,14 +51,26 @@ def cover_frame(frame_size: tuple[int, int]) -> tuple[Box, ...]:
     return tuple(Box(0, round(i * step), width, round(i * step) + side) for i in range(count))
 
 
+def whole_frame(frame_size: tuple[int, int]) -> tuple[Box, ...]:
+    """One square around the whole frame, reaching past its shorter sides (padded)."""
+    width, height = frame_size
+    return (_square(Box(0, 0, width, height), frame_size, max(width, height)),)
+
+
 def _square(box: Box, frame: tuple[int, int], side: float) -> Box:
-    """A `side`-pixel square (at most the frame's shorter side) centred on `box`, inside the frame."""
+    """A `side`-pixel square (at most the frame's longer side) centred on `box`: inside the
+    frame along a side longer than the square, centred on the frame along a shorter one."""
     width, height = frame
-    side = min(side, width, height)
-    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
-    x1 = round(min(max(cx - side / 2, 0.0), width - side))
-    y1 = round(min(max(cy - side / 2, 0.0), height - side))
+    side = min(side, max(width, height))
+    x1 = _place((box.x1 + box.x2) / 2, side, width)
+    y1 = _place((box.y1 + box.y2) / 2, side, height)
     return Box(x1, y1, x1 + round(side), y1 + round(side))
+
+
+def _place(centre: float, side: float, extent: int) -> int:
+    if side >= extent:
+        return round((extent - side) / 2)
+    return round(min(max(centre - side / 2, 0.0), extent - side))
 
 
 def _merge(boxes: list[Box], overlap: float, limit: float | None) -> list[Box]:
@@ -73,21 +93,28 @@ def _merge(boxes: list[Box], overlap: float, limit: float | None) -> list[Box]:
     return merged
 
 
-def to_frame(detections: Sequence[Detection], region: Box) -> list[Detection]:
-    """Boxes found in a crop → pixels of the full frame."""
+def to_frame(detections: Sequence[Detection], region: Box, frame_size: tuple[int, int]) -> list[Detection]:
+    """Boxes found in a crop → pixels of the full frame (clipped to it: a padded crop's
+    boxes may reach into the padding). Boxes wholly in the padding are dropped."""
     dx, dy = region.x1, region.y1
-    return [
-        Detection(d.label, d.score, Box(d.box.x1 + dx, d.box.y1 + dy, d.box.x2 + dx, d.box.y2 + dy)) for d in detections
-    ]
+    width, height = frame_size
+    out = []
+    for d in detections:
+        box = Box(d.box.x1 + dx, d.box.y1 + dy, d.box.x2 + dx, d.box.y2 + dy).clip(width, height)
+        if box.area > 0:
+            out.append(Detection(d.label, d.score, box))
+    return out
 
 
 def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5, contained: float = 0.8) -> list[Detection]:
-    """Per-label NMS across regions: one object seen in two overlapping crops counts once.
-    A box mostly inside a better one of the same label is a part of it (a crop edge cut
-    the object in two), not a second object."""
+    """NMS per kind of object across regions: one object seen in two overlapping crops counts
+    once, and so does one van called a car here and a truck there (labels of one group in
+    `app.labels.GROUPS`: two tracks for one vehicle would double its count and could alert).
+    A box mostly inside a better one of the same kind is a part of it (a crop edge cut the
+    object in two), not a second object."""
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
-        if all(k.label != det.label or not _same_object(k.box, det.box, iou, contained) for k in kept):
+        if all(kind(k.label) != kind(det.label) or not _same_object(k.box, det.box, iou, contained) for k in kept):
             kept.append(det)
     return kept
 

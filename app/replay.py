@@ -15,6 +15,7 @@ from app.capture import OpenCvSource
 from app.config import Config, resolve_zone
 from app.detect.base import Detector, Image
 from app.domain import Detections, Frame
+from app.objects import ObjectFilter
 from app.payloads import alert_payload, event_payload
 from app.pipeline import CameraPipeline
 from app.rules import RuleEngine, zones_for_camera
@@ -31,8 +32,11 @@ def replay(video: str, config: Config, camera: str, *, start: float, detector: D
     def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
         return [detector.detect(image, min_score) for image in images]
 
-    pipeline = CameraPipeline(camera, cam, detect, detector.info.input_size[0])
-    rules = RuleEngine(config.rules, config.cameras, resolve_zone(config.timezone), config.mode)
+    objects = ObjectFilter.from_config(config)
+    pipeline = CameraPipeline(camera, cam, detect, detector.info.input_size[0], objects=objects)
+    rules = RuleEngine(
+        config.rules, config.cameras, resolve_zone(config.timezone), config.mode, threshold=objects.threshold
+    )
     analysis = CameraAnalysis(pipeline, rules, threading.Lock(), zones_for_camera(cam))
     interval = 1.0 / cam.detect_fps
     next_due = 0.0

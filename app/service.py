@@ -22,6 +22,7 @@ from app.detect.worker import DetectionWorker
 from app.domain import Detections, Frame, Track
 from app.evidence import Evidence
 from app.metrics import Metrics
+from app.objects import ObjectFilter
 from app.pipeline import CameraPipeline, DetectFn
 from app.publish.bridge import MqttBridge
 from app.rules import RuleEngine, zones_for_camera
@@ -64,14 +65,17 @@ class Service:
         self._announced: set[str] = set()
         saved = store.get_state(MODE_KEY)
         mode = Mode(saved) if saved in {m.value for m in Mode} else config.mode  # persisted across restarts
-        self._rules = RuleEngine(config.rules, config.cameras, resolve_zone(config.timezone), mode)
+        self.objects = ObjectFilter.from_config(config)
+        self._rules = RuleEngine(
+            config.rules, config.cameras, resolve_zone(config.timezone), mode, threshold=self.objects.threshold
+        )
         self._rules_lock = threading.Lock()
         model_size = detectors[0].info.input_size[0]
         self.runners: dict[str, CameraRunner] = {}
         for index, (name, cam) in enumerate(config.cameras.items()):
             camera = Camera(name, cam.source)
             worker = self._workers[index % len(self._workers)]
-            pipeline = CameraPipeline(name, cam, self._detect_for(name, worker), model_size)
+            pipeline = CameraPipeline(name, cam, self._detect_for(name, worker), model_size, objects=self.objects)
             analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))
             self.runners[name] = CameraRunner(camera, analysis, cam.detect_fps, self._listeners)
         for name in self.runners:
@@ -201,6 +205,7 @@ class Service:
                     h.reconnects,
                     h.stalls,
                     h.error,
+                    _object_counts(runner) if h.online and runner.enabled else (),
                 )
             )
         detector = self._detector_status()
@@ -210,7 +215,7 @@ class Service:
             mqtt = MqttInfo(client.connected, self.bridge.outbox.depth(), client.error)
         return ServiceStatus(
             self.config.node_id, round(time.monotonic() - self._started, 1), self.mode.value, tuple(cameras), detector,
-            mqtt,
+            mqtt, tuple(sorted(self.objects.tracked)),
         )  # fmt: skip
 
     def _detector_status(self) -> DetectorStatus:
@@ -258,6 +263,18 @@ class Service:
         for track in result.ended:
             self._announced.discard(track.id)
             log.info("camera %s: %s %s left", result.frame.camera, track.label, track.id)
+
+
+def _object_counts(runner: CameraRunner) -> tuple[tuple[str, int], ...]:
+    """Confirmed live tracks per label on the camera's latest analysed frame, most first."""
+    outcome = runner.latest()
+    if outcome is None:
+        return ()
+    counts: dict[str, int] = {}
+    for track in outcome.result.tracks:
+        if track.confirmed:
+            counts[track.label] = counts.get(track.label, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _enabled_key(camera: str) -> str:

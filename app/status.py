@@ -16,6 +16,9 @@ class CameraStatus:
     reconnects: int
     stalls: int
     error: str | None
+    # confirmed live tracks per label on the latest analysed frame, most first (none while
+    # the camera is offline or disabled)
+    objects: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class ServiceStatus:
     cameras: tuple[CameraStatus, ...]
     detector: DetectorStatus
     mqtt: MqttInfo | None  # None: no broker configured
+    objects_tracked: tuple[str, ...] = ()  # every class in use (objects.track and the rules' objects), sorted
 
 
 @dataclass(frozen=True, slots=True)

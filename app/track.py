@@ -7,6 +7,10 @@ Matching rules, applied on every `update(detections, now)`:
 
 1. Age out first: a track not matched for longer than `max_age` seconds ends before
    matching, so a stale track can never be revived by a lookalike that appears later.
+   A stationary track is given `stationary_max_age` instead (30 s by default): a parked
+   car hidden for a while behind someone walking past comes back as the same track, still
+   stationary, rather than as a new arrival that a vehicle rule would alert on. Its
+   prediction is its last box, so it matches again by overlap when it reappears.
 2. Each live track predicts its box at `now`: the centre moves with its smoothed velocity,
    damped (v·τ·(1 − e^(−dt/τ)), τ = 2 s: ≈ v·dt over a missed frame or two, bounded over
    long gaps) and capped at two box sizes; the size follows its smoothed growth rate but
@@ -23,6 +27,10 @@ Matching rules, applied on every `update(detections, now)`:
    velocity yet, or a person moving more than their own width between detections.
 6. Every detection left over starts a new, unconfirmed track.
 
+Confirmation: after `min_hits` matches, once the median of the track's recent scores
+reaches the threshold of its current (majority) label — `confirm_score`, one number or a
+function of the label (app.objects: small, false-positive-prone classes need more).
+
 Greedy is not always the optimal assignment, but with a prediction in front of it the
 ambiguous cases are rare, and it is O(n² log n) with tiny constants for ≤ 20 objects.
 """
@@ -31,7 +39,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.domain import Box, Detection, Track
@@ -46,6 +54,10 @@ _MAX_JUMP = 2.0  # a prediction moves at most this many box sizes (one bad match
 _MIN_SCALE, _MAX_SCALE = 0.8, 1.25  # clamp of the predicted size change
 _AREA_RATIO = 2.0  # centre-distance matches need roughly the same size
 _EPS = 1e-6
+# A box at most this much of a still object's, this much inside it, is that object partly hidden.
+_HIDDEN_SMALLER = 0.8
+_HIDDEN_INSIDE = 0.85
+_STILL_FOR_HIDING = 1.0  # s still before a track may be matched that way
 _SCORE_WINDOW = 10  # matches whose median decides confirmation
 
 # (x1, y1, x2, y2, cx, cy, w, h): plain floats, the inner loop builds no objects
@@ -88,7 +100,7 @@ class _Rules:
     """What a track needs to know of the tracker's settings to update itself."""
 
     min_hits: int
-    confirm_score: float  # median score of the recent matches needed to confirm
+    confirm_score: Callable[[str], float]  # per label: median score of the recent matches needed to confirm
     still_after: float
     still_tolerance: float
 
@@ -120,6 +132,7 @@ class _State:
         "label_counts",
         "last_seen",
         "moves",
+        "origin",
         "recent_scores",
         "score",
         "snapshot",
@@ -139,12 +152,13 @@ class _State:
         self.score = det.score
         self.top_score = det.score
         self.box = det.box
+        self.origin = det.box
         *_, self.cx, self.cy, self.w, self.h = d.geom
         self.first_seen = now
         self.last_seen = now
         self.hits = 1
         self.recent_scores: list[float] = [det.score]
-        self.confirmed = rules.min_hits <= 1 and det.score >= rules.confirm_score
+        self.confirmed = rules.min_hits <= 1 and det.score >= rules.confirm_score(det.label)
         self.vx = self.vy = self.gw = self.gh = 0.0  # px/s and log-size/s
         self.moves = 0  # motion measurements so far (0: velocity unknown)
         self.anchor: _Geom = d.geom  # where the current still period began
@@ -187,22 +201,26 @@ class _State:
         self.last_seen = now
         self.hits += 1
         self.recent_scores = [*self.recent_scores[-(_SCORE_WINDOW - 1) :], det.score]
-        # Repeated weak matches (a cushion scoring 0.42 frame after frame) never confirm.
-        self.confirmed = self.confirmed or (
-            self.hits >= rules.min_hits and statistics.median(self.recent_scores) >= rules.confirm_score
-        )
 
         count = self.label_counts.get(det.label, 0) + 1
         self.label_counts[det.label] = count
         if count > self.label_counts[self.label]:  # strict: a tie keeps the current label
             self.label = det.label  # same match key: only compatible labels ever get here
 
+        # Repeated weak matches (a cushion scoring 0.42 frame after frame) never confirm.
+        self.confirmed = self.confirmed or (
+            self.hits >= rules.min_hits and statistics.median(self.recent_scores) >= rules.confirm_score(self.label)
+        )
+
         # Still = centre within tolerance × diagonal of where the still period began, and
         # size within twice that (detector boxes breathe more in size than in position).
         # The anchor does not follow the box, so a slow creep eventually counts as moving.
+        # A box inside where it stands is the object partly hidden (a person walking in
+        # front of a parked car), not the object moving: the anchor stays.
         *_, acx, acy, aw, ah = self.anchor
         reach = rules.still_tolerance * math.hypot(aw, ah)
-        if math.hypot(cx - acx, cy - acy) > reach or abs(w - aw) > 2 * reach or abs(h - ah) > 2 * reach:
+        moved = math.hypot(cx - acx, cy - acy) > reach or abs(w - aw) > 2 * reach or abs(h - ah) > 2 * reach
+        if moved and not _part_of(geom, self.anchor):
             self.anchor = geom
             self.anchor_since = now
         self.stationary = now - self.anchor_since >= rules.still_after
@@ -221,6 +239,7 @@ class _State:
                 hits=self.hits,
                 confirmed=self.confirmed,
                 stationary=self.stationary,
+                origin=self.origin,
             )
         return self.snapshot
 
@@ -233,16 +252,21 @@ class Tracker:
         camera: str,
         *,
         min_hits: int = 3,
-        confirm_score: float = 0.0,
+        confirm_score: float | Callable[[str], float] = 0.0,
         max_age: float = 2.0,
+        stationary_max_age: float = 30.0,
         iou_threshold: float = 0.2,
         stationary_after: float = 10.0,
         stationary_tolerance: float = 0.05,
     ) -> None:
+        """`confirm_score`: one threshold for every label, or a function label → threshold.
+        `stationary_max_age` below `max_age` counts as `max_age`."""
         if min_hits < 1:
             raise ValueError(f"min_hits must be >= 1, got {min_hits}")
         if not max_age > 0:
             raise ValueError(f"max_age must be > 0 s, got {max_age}")
+        if not stationary_max_age > 0:
+            raise ValueError(f"stationary_max_age must be > 0 s, got {stationary_max_age}")
         if not 0 < iou_threshold <= 1:
             raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         if not stationary_after >= 0:
@@ -251,8 +275,10 @@ class Tracker:
             raise ValueError(f"stationary_tolerance must be >= 0, got {stationary_tolerance}")
         self._camera = camera
         self._max_age = max_age
+        self._stationary_max_age = max(stationary_max_age, max_age)
         self._iou_threshold = iou_threshold
-        self._rules = _Rules(min_hits, confirm_score, stationary_after, stationary_tolerance)
+        confirm = confirm_score if callable(confirm_score) else _constant(confirm_score)
+        self._rules = _Rules(min_hits, confirm, stationary_after, stationary_tolerance)
         self._next_id = 1
         self._live: list[_State] = []  # creation order
         self._now = -math.inf
@@ -265,7 +291,7 @@ class Tracker:
         ended: list[Track] = []
         live: list[_State] = []
         for state in self._live:
-            if now - state.last_seen <= self._max_age:
+            if now - state.last_seen <= self._age_limit(state):
                 live.append(state)
             elif state.confirmed:  # unconfirmed ones were never announced: they vanish silently
                 ended.append(state.track())
@@ -274,16 +300,23 @@ class Tracker:
         preds = [s.predict(now) for s in live]
         track_taken = [False] * len(live)
         det_taken = [False] * len(dets)
-        matches = _assign(_overlap_pairs(live, preds, dets, self._iou_threshold), track_taken, det_taken)
+        matches = _assign(_overlap_pairs(live, preds, dets, self._iou_threshold, now), track_taken, det_taken)
         if not all(track_taken) and not all(det_taken):
             matches += _assign(_centre_pairs(live, preds, dets, track_taken, det_taken), track_taken, det_taken)
         for ti, di in matches:
             live[ti].match(dets[di], now, self._rules)
 
+        # What is left starts new tracks, except the other visible part of a still object that
+        # a passer-by cuts in two (the parked car on both sides of them): that is not a second car.
+        standing = [s.anchor for s in live if now - s.anchor_since >= _STILL_FOR_HIDING and s.last_seen == now]
+        keys = [s.key for s in live if now - s.anchor_since >= _STILL_FOR_HIDING and s.last_seen == now]
         for di, det in enumerate(dets):
-            if not det_taken[di]:
-                live.append(_State(f"{self._camera}-{self._next_id}", det, now, self._rules))
-                self._next_id += 1
+            if det_taken[di]:
+                continue
+            if any(k == det.key and _part_of(det.geom, a) for k, a in zip(keys, standing, strict=True)):
+                continue
+            live.append(_State(f"{self._camera}-{self._next_id}", det, now, self._rules))
+            self._next_id += 1
 
         self._live = live
         return TrackerUpdate(tracks=tuple(s.track() for s in live), ended=tuple(ended))
@@ -292,10 +325,21 @@ class Tracker:
         """Where each live track (confirmed or not, creation order) is expected at `now`."""
         out: list[Box] = []
         for state in self._live:
-            if now - state.last_seen <= self._max_age:  # the next update would end the others
+            if now - state.last_seen <= self._age_limit(state):  # the next update would end the others
                 x1, y1, x2, y2, *_ = state.predict(now)
                 out.append(Box(x1, y1, x2, y2))
         return tuple(out)
+
+    def _age_limit(self, state: _State) -> float:
+        """How long a track may go unmatched: a parked object may be hidden for a while."""
+        return self._stationary_max_age if state.stationary else self._max_age
+
+
+def _constant(score: float) -> Callable[[str], float]:
+    def confirm_score(label: str) -> float:
+        return score
+
+    return confirm_score
 
 
 # (cost, unconfirmed, track index, detection index): sorts best first, then confirmed,
@@ -303,15 +347,32 @@ class Tracker:
 _Pair = tuple[float, bool, int, int]
 
 
-def _overlap_pairs(live: list[_State], preds: list[_Geom], dets: list[_Det], threshold: float) -> list[_Pair]:
+def _overlap_pairs(
+    live: list[_State], preds: list[_Geom], dets: list[_Det], threshold: float, now: float
+) -> list[_Pair]:
+    """IoU pairs; and for a track that has stood still a while, a detection inside where it
+    stands (it is partly hidden) or around it (it shows again), ranked after any IoU pair."""
     pairs: list[_Pair] = []
     for ti, (state, p) in enumerate(zip(live, preds, strict=True)):
+        still = now - state.anchor_since >= _STILL_FOR_HIDING
         for di, det in enumerate(dets):
             if det.key == state.key:
                 iou = _iou(p, det.geom)
                 if iou >= threshold:
                     pairs.append((-iou, not state.confirmed, ti, di))
+                elif still and (_part_of(det.geom, p) or _part_of(p, det.geom)):
+                    pairs.append((0.0, not state.confirmed, ti, di))
     return pairs
+
+
+def _part_of(a: _Geom, b: _Geom) -> bool:
+    """Is box a a visible part of box b: clearly smaller, and lying inside it?"""
+    area = a[6] * a[7]
+    if not 0 < area <= _HIDDEN_SMALLER * b[6] * b[7]:
+        return False
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    return ix > 0 and iy > 0 and ix * iy >= _HIDDEN_INSIDE * area
 
 
 def _centre_pairs(

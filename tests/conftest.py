@@ -13,7 +13,7 @@ import skimage.data
 
 from app.config import DetectorConfig
 from app.detect import ModelStore, open_detector
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 
 pytest_plugins = ["tests.support.clips", "tests.support.rtsp", "tests.support.mosquitto"]
 
@@ -32,15 +32,24 @@ def photo(name: str) -> npt.NDArray[np.uint8]:
 @pytest.fixture(scope="session")
 def store() -> ModelStore:
     store = ModelStore(ROOT / "models")
-    spec = store.spec("person", "cpu")
-    if not store.is_present(spec):
-        pytest.fail("the person model is not built: run `make models` (the test command does)")
+    for name in ("person", "coco"):
+        if not store.is_present(store.spec(name, "cpu")):
+            pytest.fail(f"the {name} model is not built: run models/build.sh (the test command does)")
     return store
 
 
 @pytest.fixture(scope="session")
-def detector(store: ModelStore) -> Iterator[SsdDetector]:
+def detector(store: ModelStore) -> Iterator[TfliteDetector]:
+    """What the appliance runs by default on the CPU: the COCO-80 NanoDet."""
     det = open_detector(DetectorConfig(type="cpu"), store)
+    yield det
+    det.close()
+
+
+@pytest.fixture(scope="session")
+def person_detector(store: ModelStore) -> Iterator[TfliteDetector]:
+    """The person-only SSD (`detector.model: person`)."""
+    det = open_detector(DetectorConfig(type="cpu", model="person"), store)
     yield det
     det.close()
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.demo.clip import ClipInfo
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.detect.supervisor import SupervisedDetector
 from app.service import Service
 from app.store import Store
@@ -24,7 +24,7 @@ def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
     person_clip: ClipInfo,
     rtsp_cameras: Callable[..., RtspCamera],
     mosquitto_broker: Callable[..., Mosquitto],
-    detector: SsdDetector,
+    detector: TfliteDetector,
     tmp_path: Path,
 ) -> None:
     assert person_clip.annexb is not None

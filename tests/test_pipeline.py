@@ -1,4 +1,5 @@
-"""The per-frame path on its own: a camera that changes resolution keeps working."""
+"""The per-frame path on its own: a camera that changes resolution keeps working; the object
+filter decides what reaches the tracker and how sure each class must be."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import numpy as np
 
 from app.config import CameraConfig
 from app.detect.base import Image
-from app.detect.engine import SsdDetector
-from app.domain import Detections, Frame
+from app.detect.engine import TfliteDetector
+from app.domain import Box, Detection, Detections, Frame
+from app.objects import ObjectFilter
 from app.pipeline import CameraPipeline
 from tests.conftest import photo
 
 
-def test_a_camera_that_comes_back_at_another_resolution_keeps_being_analysed(detector: SsdDetector) -> None:
+def test_a_camera_that_comes_back_at_another_resolution_keeps_being_analysed(detector: TfliteDetector) -> None:
     def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
         return [detector.detect(image, min_score) for image in images]
 
@@ -27,7 +29,49 @@ def test_a_camera_that_comes_back_at_another_resolution_keeps_being_analysed(det
         result = pipeline.process(Frame("gate", i + 1, image, float(i), i * 0.2))
         assert result.detector_ok
         if size == (1280, 720):
-            assert all(r.x2 <= 1280 and r.y2 <= 720 for r in result.regions)
+            # in the new frame's pixels: inside it, or a square padded past its top and bottom
+            assert all(0 <= r.x1 < r.x2 <= 1280 and -280 <= r.y1 < r.y2 <= 1000 for r in result.regions)
             found_after += [d for d in result.detections if d.label == "person"]
     # The first frame at the new size is looked at whole, and she is found in it.
     assert found_after and max(d.box.x2 for d in found_after) > 640
+
+
+def test_the_object_filter_decides_what_is_asked_for_kept_and_confirmed() -> None:
+    """A scripted detector: the pipeline asks it for the lowest class floor, keeps tracked classes
+    at their own min_score, and confirms each track at its own class's threshold."""
+    objects = ObjectFilter.build(["person", "bird", "car"], {"person": (0.3, 0.55)})
+    asked: list[float] = []
+    found = (
+        Detection("person", 0.6, Box(20, 40, 80, 200)),
+        Detection("bird", 0.6, Box(200, 20, 230, 40)),  # over bird's floor (0.5), under its threshold (0.7)
+        Detection("bird", 0.45, Box(150, 250, 170, 270)),  # under bird's floor: dropped
+        Detection("chair", 0.95, Box(100, 200, 160, 290)),  # not tracked
+        Detection("car", 0.35, Box(10, 230, 90, 290)),  # under the car's floor (0.4)
+        Detection("car", 0.5, Box(200, 200, 290, 260)),
+        # The same van called a truck, more surely: trucks are not tracked here, so it must not
+        # suppress the car (duplicates merge within the vehicle group).
+        Detection("truck", 0.7, Box(201, 200, 290, 261)),
+    )
+
+    def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
+        asked.append(min_score)
+        return [Detections(found, 1.0) for _ in images]
+
+    pipeline = CameraPipeline("yard", CameraConfig(source="x.mp4"), detect, 300, objects=objects, full_frame_every=0)
+    image = np.zeros((300, 300, 3), np.uint8)
+    for i in range(5):
+        result = pipeline.process(Frame("yard", i + 1, image, float(i), i * 0.2))
+    assert set(asked) == {0.3}  # person's configured floor, the lowest
+    assert sorted((d.label, d.score) for d in result.detections) == [("bird", 0.6), ("car", 0.5), ("person", 0.6)]
+    # person: 0.6 >= 0.55; bird: 0.6 < 0.7; car: 0.5 < 0.55
+    assert {t.label: t.confirmed for t in result.tracks} == {"person": True, "bird": False, "car": False}
+
+
+def test_the_default_filter_tracks_the_home_classes_only() -> None:
+    def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
+        dets = (Detection("dog", 0.8, Box(10, 10, 60, 60)), Detection("cup", 0.8, Box(100, 100, 120, 120)))
+        return [Detections(dets, 1.0) for _ in images]
+
+    pipeline = CameraPipeline("yard", CameraConfig(source="x.mp4"), detect, 300)
+    result = pipeline.process(Frame("yard", 1, np.zeros((300, 300, 3), np.uint8), 0.0, 0.0))
+    assert [d.label for d in result.detections] == ["dog"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.domain import Box, Detection
-from app.regions import cover_frame, regions_for, suppress_duplicates, to_frame
+from app.regions import cover_frame, regions_for, suppress_duplicates, to_frame, whole_frame
 
 FRAME = (1280, 720)
 
@@ -52,7 +52,7 @@ def test_cover_frame_tiles_without_distortion() -> None:
 
 
 def test_boxes_map_back_and_duplicates_across_crops_are_suppressed() -> None:
-    found = to_frame([Detection("person", 0.9, Box(10, 20, 110, 220))], Box(500, 300, 800, 600))
+    found = to_frame([Detection("person", 0.9, Box(10, 20, 110, 220))], Box(500, 300, 800, 600), (1280, 720))
     assert found[0].box == Box(510, 320, 610, 520)
     twice = [*found, Detection("person", 0.7, Box(512, 318, 611, 522)), Detection("dog", 0.6, Box(510, 320, 610, 520))]
     kept = suppress_duplicates(twice)
@@ -64,3 +64,38 @@ def test_a_part_cut_off_by_a_crop_edge_is_not_a_second_object() -> None:
     lower_half = Detection("person", 0.6, Box(610, 400, 790, 700))  # IoU 0.45 but inside the whole
     beside = Detection("person", 0.6, Box(820, 100, 1000, 700))
     assert suppress_duplicates([lower_half, whole, beside]) == [whole, beside]
+
+
+def test_one_vehicle_named_twice_is_one_detection_but_a_person_beside_it_stays() -> None:
+    car = Detection("car", 0.62, Box(100, 300, 700, 650))
+    truck = Detection("truck", 0.55, Box(110, 290, 705, 660))  # the same van, another label
+    person = Detection("person", 0.7, Box(300, 200, 450, 650))  # in front of it
+    dog = Detection("dog", 0.5, Box(800, 500, 900, 600))
+    cat = Detection("cat", 0.45, Box(805, 505, 902, 598))  # the same dog
+    assert suppress_duplicates([truck, car, person, cat, dog]) == [person, car, dog]
+
+
+def test_an_object_longer_than_the_frame_is_tall_gets_one_padded_square() -> None:
+    """A car 900 px long in a 1280x720 frame: one square around all of it, past the frame's edges."""
+    car = Box(180, 250, 1080, 700)
+    (region,) = regions_for([car], (1280, 720), 416)
+    assert region.width == region.height > 900
+    assert region.x1 <= car.x1 and region.x2 >= car.x2 and region.y1 < 0 and region.y2 > 720
+    assert abs((region.y1 + region.y2) / 2 - 360) <= 1  # centred on the frame where it is taller than the frame
+
+
+def test_the_whole_frame_is_one_undistorted_padded_square() -> None:
+    (square,) = whole_frame((1280, 720))
+    assert square == Box(0, -280, 1280, 1000)
+    (portrait,) = whole_frame((480, 640))
+    assert portrait == Box(-80, 0, 560, 640)
+
+
+def test_boxes_in_the_padding_are_clipped_or_dropped() -> None:
+    region = Box(0, -280, 1280, 1000)
+    found = to_frame(
+        [Detection("car", 0.8, Box(100, 200, 900, 700)), Detection("kite", 0.6, Box(10, 10, 60, 60))],
+        region,
+        (1280, 720),
+    )
+    assert found == [Detection("car", 0.8, Box(100, 0, 900, 420))]  # the kite was in the padding

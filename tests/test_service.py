@@ -15,7 +15,7 @@ from app.analysis import Outcome
 from app.config import Config, Mode, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.base import DetectorInfo, Image
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.domain import Alert, Detections, Frame
 from app.pipeline import FrameResult
 from app.service import Service
@@ -69,7 +69,7 @@ def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
     person_clip: ClipInfo,
     empty_clip: ClipInfo,
     rtsp_cameras: Callable[..., RtspCamera],
-    detector: SsdDetector,
+    detector: TfliteDetector,
     evidence: Store,
 ) -> None:
     assert person_clip.annexb is not None and empty_clip.annexb is not None
@@ -112,7 +112,7 @@ def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
 class SlowDetector:
     """The real detector made slow (a Pi CPU, a USB2 Coral): 0.4 s per call."""
 
-    def __init__(self, inner: SsdDetector) -> None:
+    def __init__(self, inner: TfliteDetector) -> None:
         self.inner = inner
 
     @property
@@ -128,7 +128,7 @@ class SlowDetector:
 
 
 def test_a_slow_detector_always_gets_the_freshest_frame_and_drops_are_counted(
-    person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: SsdDetector, evidence: Store
+    person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: TfliteDetector, evidence: Store
 ) -> None:
     assert person_clip.annexb is not None
     camera = rtsp_cameras(person_clip.annexb)
@@ -153,7 +153,7 @@ def test_a_slow_detector_always_gets_the_freshest_frame_and_drops_are_counted(
     assert status.fps_in >= 9.0, status  # capture keeps its pace whatever detection does
 
 
-def test_the_mode_survives_a_restart(tmp_path: Path, detector: SsdDetector, person_clip: ClipInfo) -> None:
+def test_the_mode_survives_a_restart(tmp_path: Path, detector: TfliteDetector, person_clip: ClipInfo) -> None:
     config = config_for({"demo": str(person_clip.path)})
     assert config.mode is Mode.AWAY
     with Store(tmp_path / "state", retain_days=7, max_mb=64) as first:

@@ -28,7 +28,7 @@ import pytest
 from app.config import parse_config
 from app.demo.clip import ClipInfo
 from app.detect.base import DetectorInfo, Image
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.domain import Detections
 from app.notify import Heartbeat, Notifier, watchdog_interval
 from app.service import Service
@@ -479,7 +479,7 @@ def test_the_status_line_stays_one_short_line_whatever_the_problems_say(sink: No
 class HangingDetector:
     """The real detector until `hang` is set: then each call blocks, like a wedged Coral, until `release`."""
 
-    def __init__(self, inner: SsdDetector) -> None:
+    def __init__(self, inner: TfliteDetector) -> None:
         self.inner = inner
         self.hang = threading.Event()
         self.release = threading.Event()
@@ -506,7 +506,7 @@ class HangingDetector:
 def test_a_wedged_detector_stops_the_watchdog_pings_of_a_real_service(
     person_clip: ClipInfo,
     rtsp_cameras: Callable[..., RtspCamera],
-    detector: SsdDetector,
+    detector: TfliteDetector,
     sink: NotifySink,
     tmp_path: Path,
 ) -> None:

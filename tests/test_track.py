@@ -257,8 +257,12 @@ def test_labels_match_only_within_their_group() -> None:
     assert [(t.id, t.label, t.hits) for t in update.tracks] == [("yard-1", "cat", 2)]
 
 
-def parked_tracker() -> tuple[Tracker, float]:
-    tracker = Tracker("drive", stationary_after=10.0)
+def parked_tracker(stationary_max_age: float | None = None) -> tuple[Tracker, float]:
+    tracker = (
+        Tracker("drive", stationary_after=10.0)
+        if stationary_max_age is None
+        else Tracker("drive", stationary_after=10.0, stationary_max_age=stationary_max_age)
+    )
     x, y, w, h = CAR
     t = 0.0
     for i in range(23):  # 0 .. 11 s
@@ -421,7 +425,15 @@ def test_time_going_backwards_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"min_hits": 0}, {"max_age": 0.0}, {"iou_threshold": 0.0}, {"iou_threshold": 1.5}, {"max_age": math.nan}],
+    [
+        {"min_hits": 0},
+        {"max_age": 0.0},
+        {"iou_threshold": 0.0},
+        {"iou_threshold": 1.5},
+        {"max_age": math.nan},
+        {"stationary_max_age": 0.0},
+        {"stationary_max_age": math.nan},
+    ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
@@ -438,3 +450,76 @@ def test_repeated_weak_matches_never_confirm_but_a_real_object_does() -> None:
     for i, score in enumerate(scores):
         update = tracker.update([det("person", 100 + 10 * i, 100, 50, 120, score=score)], i * 0.2)
     assert only(update).confirmed
+
+
+def test_confirmation_uses_the_threshold_of_the_tracks_label() -> None:
+    thresholds = {"person": 0.55, "bird": 0.7}
+    tracker = Tracker("yard", confirm_score=lambda label: thresholds.get(label, 0.55))
+    for i in range(6):  # a person and a "bird" (litter) both scoring 0.6 every time
+        update = tracker.update([det("person", 100, 100, 90, 220, 0.6), det("bird", 800, 500, 40, 30, 0.6)], i * DT)
+    confirmed = {t.label: t.confirmed for t in update.tracks}
+    assert confirmed == {"person": True, "bird": False}
+
+
+def test_confirmation_follows_the_majority_label_not_the_first_one() -> None:
+    """First seen as a bus (strict), then mostly as a car (lenient): the car's threshold decides."""
+    thresholds = {"bus": 0.9, "car": 0.5}
+    tracker = Tracker("drive", confirm_score=lambda label: thresholds[label])
+    x, y, w, h = CAR
+    flags = []
+    for i, label in enumerate(["bus", "car", "car", "car"]):
+        track = only(tracker.update([det(label, x, y, w, h, 0.6)], i * DT))
+        flags.append((track.label, track.confirmed))
+    assert flags == [("bus", False), ("bus", False), ("car", True), ("car", True)]
+
+
+def test_a_parked_car_hidden_behind_a_passer_by_comes_back_as_the_same_stationary_track() -> None:
+    tracker, t = parked_tracker()  # stationary since 10 s
+    x, y, w, h = CAR
+    (car,) = tracker.update([det("car", x, y, w, h)], t + 0.5).tracks
+    hidden_from = t + 0.5
+    t = hidden_from
+    ended: list[Track] = []
+    while t < hidden_from + 10.0:  # a person walks past in front of it for 10 s: no car detected
+        t += DT
+        update = tracker.update([det("person", 400 + 20 * (t - hidden_from), 300, 90, 220)], t)
+        ended += update.ended
+        assert car.id in by_id(update)  # still live, long past max_age
+    assert ended == []
+    t += DT
+    back = by_id(tracker.update([det("car", x + 2, y - 1, w, h)], t))[car.id]
+    assert back.stationary and back.confirmed and back.hits == car.hits + 1
+    assert [tr.label for tr in tracker.update([], t).tracks].count("car") == 1
+
+
+def test_a_parked_car_gone_for_longer_than_stationary_max_age_ends_once() -> None:
+    tracker, t = parked_tracker(stationary_max_age=10.0)
+    seen = t
+    ended: list[tuple[float, Track]] = []
+    while t < seen + 12.0:
+        t += 0.5
+        ended += [(t, e) for e in tracker.update([], t).ended]
+    assert [(when - seen, e.id, e.stationary) for when, e in ended] == [(10.5, "drive-1", True)]
+
+
+def test_by_default_a_hidden_parked_car_lives_30_s() -> None:
+    tracker, t = parked_tracker()
+    assert len(tracker.update([], t + 30.0).tracks) == 1
+    update = tracker.update([], t + 30.5)
+    assert update.tracks == () and [e.id for e in update.ended] == ["drive-1"]
+
+
+def test_a_moving_track_still_ends_after_max_age() -> None:
+    tracker = Tracker("drive", max_age=2.0, stationary_max_age=30.0)
+    for i in range(10):  # a car driving past: never stationary
+        last = only(tracker.update([det("car", 100 + 40 * i, 400, 300, 150)], i * DT))
+    assert not last.stationary and last.confirmed
+    assert tracker.update([], last.last_seen + 2.0).tracks == (last,)
+    update = tracker.update([], last.last_seen + 2.25)
+    assert update.tracks == () and [e.id for e in update.ended] == [last.id]
+
+
+def test_stationary_tracks_keep_their_predicted_box_while_hidden() -> None:
+    tracker, t = parked_tracker()
+    x, y, w, h = CAR
+    assert tracker.predicted_boxes(t + 20.0) == (Box(x, y, x + w, y + h),)  # the detector keeps looking there

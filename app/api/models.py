@@ -62,6 +62,9 @@ class CameraOut(_Out):
     last_frame_age_s: float | None
     reconnects: int
     error: str | None
+    objects: dict[str, int] = Field(
+        description="confirmed objects in view now, per label (empty while the camera is offline or disabled)"
+    )
 
 
 class DetectorOut(_Out):
@@ -94,6 +97,7 @@ class StatusOut(_Out):
     detector: DetectorOut
     mqtt: MqttOut | None = Field(description="null when no broker is configured")
     storage: StorageOut
+    objects_tracked: list[str] = Field(description="the classes tracked: objects.track and every rule's objects")
 
 
 class EventOut(_Out):

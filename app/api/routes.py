@@ -166,6 +166,7 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
                 last_frame_age_s=c.last_frame_age_s,
                 reconnects=c.reconnects,
                 error=c.error,
+                objects=dict(c.objects),
             )
             for c in s.cameras
         ],
@@ -180,6 +181,7 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
         ),
         mqtt=None if s.mqtt is None else MqttOut(connected=s.mqtt.connected, outbox=s.mqtt.outbox, error=s.mqtt.error),
         storage=StorageOut(used_mb=round(usage[0], 1), free_mb=round(usage[1], 1)),
+        objects_tracked=list(s.objects_tracked),
     )
 
 

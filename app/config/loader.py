@@ -14,6 +14,7 @@ from pydantic_core import ErrorDetails
 from app.config.schema import Config
 from app.config.yamlpos import Issue, Mark, Path, Positions, YamlError, format_path, load
 from app.labels import COCO_LABELS, GROUPS
+from app.objects import explicit_limits
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -60,8 +61,15 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
         raise ConfigError(filename, [_issue(err, positions) for err in exc.errors()]) from None
     problems = check_references(config)
     if problems:
-        raise ConfigError(filename, [Issue(positions.value(p), format_path(p), m) for p, m in problems])
+        raise ConfigError(filename, [Issue(_mark(positions, p), format_path(p), m) for p, m in problems])
     return config
+
+
+def _mark(positions: Positions, path: Path) -> Mark:
+    """Problems with an `objects.filters` entry point at its key (the label); others at the value."""
+    if len(path) == 3 and path[:2] == ("objects", "filters"):
+        return positions.key(path) or positions.value(path)
+    return positions.value(path)
 
 
 def check_references(config: Config) -> list[tuple[Path, str]]:
@@ -87,6 +95,35 @@ def check_references(config: Config) -> list[tuple[Path, str]]:
             for o, obj in enumerate(rule.objects):
                 if obj not in known_labels:
                     problems.append((("rules", r, "objects", o), _unknown("object", obj, known_labels)))
+    return problems + _check_objects(config, known_labels)
+
+
+def _check_objects(config: Config, known_labels: set[str]) -> list[tuple[Path, str]]:
+    """`objects:` names known labels (unless a custom label map is given), and a label's own
+    filter does not cross its group's (e.g. `vehicle: {min_score: 0.6}`, `car: {threshold: 0.5}`)."""
+    problems: list[tuple[Path, str]] = []
+    section = config.objects
+    if config.detector.labels is None:
+        for i, name in enumerate(section.track):
+            if name not in known_labels:
+                problems.append((("objects", "track", i), _unknown("object", name, known_labels)))
+        for name in section.filters:
+            if name not in known_labels:
+                problems.append((("objects", "filters", name), _unknown("object", name, known_labels)))
+    overrides = {name: (f.min_score, f.threshold) for name, f in section.filters.items()}
+    for name in section.filters:
+        if name in GROUPS:
+            continue
+        min_score, threshold = explicit_limits(name, overrides)
+        if min_score is not None and threshold is not None and threshold < min_score:
+            group = next((g for g, members in GROUPS.items() if name in members), "?")
+            problems.append(
+                (
+                    ("objects", "filters", name),
+                    f"threshold ({threshold}) must be at least min_score ({min_score}), "
+                    f"one of them set here and the other for its group '{group}'",
+                )
+            )
     return problems
 
 

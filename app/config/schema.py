@@ -25,6 +25,7 @@ from app.config.types import (
     Polygon,
     Source,
 )
+from app.objects import DEFAULT_TRACK
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
@@ -102,12 +103,36 @@ class RuleConfig(_Model):
     cameras: tuple[str, ...] | None = Field(None, description="default: all cameras")
     objects: tuple[str, ...] = Field(("person",), min_length=1, description="COCO labels or vehicle/animal")
     zones: tuple[str, ...] | None = Field(None, description="default: anywhere not masked")
-    min_score: float = Field(0.6, ge=0.0, le=1.0)
+    min_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="lowest top score that fires; default: the object's own threshold"
+    )
     min_dwell: Duration = 1.0
     modes: tuple[Mode, ...] = (Mode.HOME, Mode.AWAY, Mode.NIGHT)
     schedule: tuple[ScheduleWindow, ...] | None = None
     cooldown: Duration = 60.0
     severity: Literal["alert", "info"] = "alert"
+
+
+class ObjectFilterConfig(_Model):
+    min_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="detections of this class scoring less are dropped; default: per class"
+    )
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="median score a track needs to be confirmed; default: per class"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ObjectFilterConfig:
+        if self.min_score is not None and self.threshold is not None and self.threshold < self.min_score:
+            raise ValueError(f"threshold ({self.threshold}) must be at least min_score ({self.min_score})")
+        return self
+
+
+class ObjectsConfig(_Model):
+    track: tuple[str, ...] = Field(DEFAULT_TRACK, description="COCO labels or groups (vehicle, animal) to track")
+    filters: dict[str, ObjectFilterConfig] = Field(
+        default_factory=dict, description="per label, or per group (applies to each member)"
+    )
 
 
 class TlsConfig(_Model):
@@ -148,6 +173,7 @@ class Config(_Model):
     timezone: str | None = Field(None, description="IANA zone for schedules; default: the system zone")
     cameras: dict[Name, CameraConfig] = Field(min_length=1)
     detector: DetectorConfig = DetectorConfig()
+    objects: ObjectsConfig = ObjectsConfig()
     rules: tuple[RuleConfig, ...] = ()
     mode: Mode = Mode.AWAY
     mqtt: MqttConfig | None = None

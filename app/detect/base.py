@@ -47,6 +47,7 @@ class DetectorInfo:
     runtime: str  # e.g. "ai_edge_litert 2.3.0"
     input_size: tuple[int, int]  # width, height
     note: str | None = None  # why this backend was chosen when it is not the one asked for
+    family: str = "ssd"  # how its outputs are decoded: ssd | nanodet
 
 
 class Detector(Protocol):

@@ -1,19 +1,36 @@
-"""A TFLite SSD detector: preprocess → invoke → decode, behind the `Detector` interface."""
+"""A TFLite detector: preprocess → invoke → decode, behind the `Detector` interface.
+
+One class for every model family; what differs is how outputs are decoded, chosen from
+the manifest's `family` (or, for a model given by path, from its outputs):
+- `ssd`: the TFLite_Detection_PostProcess layout (Coral's models, our person SSD);
+- `nanodet`: raw GFL heads, decoded and NMS'd in numpy (app/detect/nanodet.py).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from app.detect import nanodet, ssd
 from app.detect.base import Backend, DetectorInfo, Image, ModelError
 from app.detect.models import ModelSpec
 from app.detect.preprocess import make_input_spec, prepare
-from app.detect.ssd import POSTPROCESS_OP, decode, map_outputs
 from app.detect.tflite import TfliteModel
-from app.domain import Detections
+from app.domain import Detection, Detections
+from app.labels import COCO_LABELS
+
+# Upstream NanoDet's normalisation (BGR); used for a NanoDet model given by path.
+NANODET_MEAN = (103.53, 116.28, 123.675)
+NANODET_STD = (57.375, 57.12, 58.395)
 
 
-class SsdDetector:
+# (model after invoke, min_score, frame width, frame height) → detections in frame pixels
+_Decoder = Callable[[TfliteModel, float, int, int], tuple[Detection, ...]]
+
+
+class TfliteDetector:
     """Not thread-safe: one owner calls detect() (the detection worker)."""
 
     def __init__(
@@ -26,14 +43,22 @@ class SsdDetector:
         threads: int | None = None,
         note: str | None = None,
     ) -> None:
-        if spec.family != "ssd":
-            raise ModelError(f"model family '{spec.family}' is not supported by this detector")
         self._model = TfliteModel(spec.path, delegate=delegate, threads=threads)
-        self._input = make_input_spec(
-            self._model.input_shape, self._model.input_dtype, self._model.input_quantization, spec.mean, spec.std
-        )
-        self._outputs = map_outputs(self._model.outputs, self._model.op_outputs(POSTPROCESS_OP))
-        self._labels = spec.labels
+        try:
+            spec = _resolve_family(spec, self._model)
+            self._input = make_input_spec(
+                self._model.input_shape,
+                self._model.input_dtype,
+                self._model.input_quantization,
+                spec.mean,
+                spec.std,
+                order=spec.order,
+            )
+            self._decode = _decoder(spec, self._model, (self._input.width, self._input.height))
+            self.labels = spec.labels
+        except ModelError:
+            self._model.close()
+            raise
         self._info = DetectorInfo(
             backend=backend,
             device=device,
@@ -42,6 +67,7 @@ class SsdDetector:
             runtime=self._model.runtime_name,
             input_size=(self._input.width, self._input.height),
             note=note,
+            family=spec.family,
         )
 
     @property
@@ -53,18 +79,52 @@ class SsdDetector:
         started = time.perf_counter()
         self._model.run(tensor)
         inference_ms = (time.perf_counter() - started) * 1000.0
-        o = self._outputs
-        items = decode(
-            self._model.output(o.boxes),
-            self._model.output(o.classes),
-            self._model.output(o.scores),
-            self._model.output(o.count),
-            labels=self._labels,
-            min_score=min_score,
-            width=image.shape[1],
-            height=image.shape[0],
-        )
-        return Detections(items, inference_ms)
+        return Detections(self._decode(self._model, min_score, image.shape[1], image.shape[0]), inference_ms)
 
     def close(self) -> None:
         self._model.close()
+
+
+def _resolve_family(spec: ModelSpec, model: TfliteModel) -> ModelSpec:
+    """A model given by path: its family from its outputs, and that family's defaults."""
+    if spec.family != "auto":
+        return spec
+    if model.op_outputs(ssd.POSTPROCESS_OP) is not None or not nanodet.is_nanodet(model.outputs):
+        return replace(spec, family="ssd")
+    spec = replace(spec, family="nanodet")
+    if spec.guessed_input:
+        spec = replace(spec, mean=NANODET_MEAN, std=NANODET_STD, order="bgr")
+    if spec.guessed_labels:
+        spec = replace(spec, labels=dict(enumerate(COCO_LABELS)))
+    return spec
+
+
+def _decoder(spec: ModelSpec, model: TfliteModel, input_size: tuple[int, int]) -> _Decoder:
+    labels = spec.labels
+    if spec.family == "ssd":
+        o = ssd.map_outputs(model.outputs, model.op_outputs(ssd.POSTPROCESS_OP))
+
+        def decode_ssd(m: TfliteModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
+            return ssd.decode(
+                m.output(o.boxes),
+                m.output(o.classes),
+                m.output(o.scores),
+                m.output(o.count),
+                labels=labels,
+                min_score=min_score,
+                width=width,
+                height=height,
+            )
+
+        return decode_ssd
+    if spec.family == "nanodet":
+        classes = max(labels) + 1 if labels else 0
+        layout = nanodet.map_heads(model.outputs, classes, input_size)
+        indices = [i for head in layout.heads for i in (head.scores, head.boxes)]
+
+        def decode_nanodet(m: TfliteModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
+            raw = {i: m.output(i) for i in indices}
+            return nanodet.decode(raw, layout, labels=labels, min_score=min_score, width=width, height=height)
+
+        return decode_nanodet
+    raise ModelError(f"model family '{spec.family}' is not supported (known: ssd, nanodet)")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from app.config import DetectorConfig
 from app.detect.base import Backend, Detector, EdgeTpuUnavailable, ModelError
 from app.detect.devices import TpuDevice, list_tpus
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.detect.models import ModelSpec, ModelStore
 from app.detect.supervisor import SupervisedDetector
 from app.detect.tflite import load_edgetpu
@@ -59,7 +59,7 @@ def tpu_present(device: str | None) -> bool:
     return any(t.ready and (device is None or device in (t.kind, t.name)) for t in list_tpus())
 
 
-def _on_edgetpu(config: DetectorConfig, store: ModelStore) -> SsdDetector:
+def _on_edgetpu(config: DetectorConfig, store: ModelStore) -> TfliteDetector:
     delegate = load_edgetpu(config.device)
     try:
         spec = resolve_model(config, store, "edgetpu")
@@ -67,10 +67,10 @@ def _on_edgetpu(config: DetectorConfig, store: ModelStore) -> SsdDetector:
     except ModelError:
         del delegate  # release the TPU for other processes
         raise
-    return SsdDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
+    return TfliteDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
 
 
-def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> SsdDetector:
+def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> TfliteDetector:
     """Raise DetectorError (with what to do) when the asked-for detector cannot run."""
     store = store if store is not None else ModelStore()
     if config.type == "cpu":
@@ -79,7 +79,7 @@ def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> Ss
         delegate = load_edgetpu(config.device)
         spec = resolve_model(config, store, "edgetpu")
         store.verify(spec)
-        return SsdDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
+        return TfliteDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
     try:
         delegate = load_edgetpu(config.device)
     except EdgeTpuUnavailable as exc:
@@ -87,7 +87,7 @@ def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> Ss
     try:
         spec = resolve_model(config, store, "edgetpu")
         store.verify(spec)
-        return SsdDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
+        return TfliteDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
     except ModelError as exc:
         del delegate  # release the TPU for other processes
         return _on_cpu(config, store, note=f"Edge TPU found but not usable: {exc}; running on the CPU")
@@ -109,11 +109,11 @@ def resolve_model(config: DetectorConfig, store: ModelStore, backend: Backend) -
     raise ModelError(f"no {backend} model is available: " + "; ".join(problems))
 
 
-def _on_cpu(config: DetectorConfig, store: ModelStore, note: str | None) -> SsdDetector:
+def _on_cpu(config: DetectorConfig, store: ModelStore, note: str | None) -> TfliteDetector:
     spec = resolve_model(config, store, "cpu")
     store.verify(spec)
     if note:
         log.warning("detector: %s", note)
-    detector = SsdDetector(spec, backend="cpu", threads=cpu_threads(), note=note)
+    detector = TfliteDetector(spec, backend="cpu", threads=cpu_threads(), note=note)
     log.info("detector: %s on %s (%s)", spec.name, detector.info.backend, detector.info.runtime)
     return detector

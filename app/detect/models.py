@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.detect.base import Backend, ModelError
+from app.detect.preprocess import ChannelOrder
 
 MODELS_ENV = "EDGEWATCH_MODELS_DIR"
 _SYSTEM_DIR = Path("/usr/share/edgewatch/models")
@@ -21,11 +22,16 @@ class ModelSpec:
     name: str  # what the config said: "person", "coco:edgetpu" or a path
     variant: str  # "cpu", "edgetpu", ... or "file"
     path: Path
-    family: str
+    family: str  # "ssd", "nanodet", or "auto" (an explicit path: told by its outputs)
     labels: dict[int, str]
-    mean: float
-    std: float
+    mean: tuple[float, ...]  # one value, or one per channel in `order`
+    std: tuple[float, ...]
     sha256: str | None  # expected digest; None = an explicit path, loaded as given
+    order: ChannelOrder = "rgb"
+    # An explicit path says nothing of its input or (without detector.labels) its labels:
+    # these are then SSD guesses, and a model that turns out to be NanoDet gets its own.
+    guessed_input: bool = False
+    guessed_labels: bool = False
 
 
 def models_root() -> Path:
@@ -92,7 +98,18 @@ class ModelStore:
         if _is_path(model):
             path = Path(model).expanduser()
             label_map = read_labels(Path(labels)) if labels else read_labels(self.root / "labels" / "coco.txt")
-            return ModelSpec(model, "file", path, "ssd", label_map, 127.5, 127.5, None)
+            return ModelSpec(
+                model,
+                "file",
+                path,
+                "auto",
+                label_map,
+                (127.5,),
+                (127.5,),
+                None,
+                guessed_input=True,
+                guessed_labels=labels is None,
+            )
         name, _, variant = model.partition(":")
         entry = self._manifest.get("models", {}).get(name)
         if entry is None:
@@ -104,15 +121,19 @@ class ModelStore:
             raise ModelError(f"model '{name}' has no '{variant}' variant (it has: {', '.join(self.variants(name))})")
         label_map = read_labels(Path(labels)) if labels else read_labels(self.root / var["labels"])
         normalise = var.get("input", {})
+        order = normalise.get("order", "rgb")
+        if order not in ("rgb", "bgr"):
+            raise ModelError(f"model '{name}' variant '{variant}': input order must be rgb or bgr, not {order!r}")
         return ModelSpec(
             model,
             variant,
             self.root / var["file"],
             str(var.get("family", "ssd")),
             label_map,
-            float(normalise.get("mean", 127.5)),
-            float(normalise.get("std", 127.5)),
+            _values(normalise.get("mean", 127.5)),
+            _values(normalise.get("std", 127.5)),
             var.get("sha256") or self._recorded_sha256(self.root / var["file"]),
+            order,
         )
 
     def is_present(self, spec: ModelSpec) -> bool:
@@ -153,6 +174,10 @@ class ModelStore:
             if filename.lstrip("*") == path.name:
                 return digest.lower()
         return None
+
+
+def _values(value: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in value) if isinstance(value, list) else (float(value),)
 
 
 def _is_path(model: str) -> bool:

@@ -133,7 +133,12 @@ class TfliteModel:
         scale, zero_point = detail["quantization"]
         self.input_quantization: tuple[float, int] = (float(scale), int(zero_point))
         self.outputs: list[dict[str, Any]] = [
-            {"index": int(d["index"]), "name": str(d["name"]), "shape": tuple(int(x) for x in d["shape"])}
+            {
+                "index": int(d["index"]),
+                "name": str(d["name"]),
+                "shape": tuple(int(x) for x in d["shape"]),
+                "quantization": (float(d["quantization"][0]), int(d["quantization"][1])),
+            }
             for d in self._interp.get_output_details()
         ]
 

@@ -2,7 +2,10 @@
 
 States are retained (a hub that restarts with a clean session sees them at once);
 alerts go through the durable outbox; discovery is republished on every connect and
-whenever Home Assistant announces itself online.
+whenever Home Assistant announces itself online. Counts exist for every class in use
+(app.objects: `objects.track` and the rules' objects) from the start: each connect
+announces a count sensor per camera × class and publishes the current counts (0 until
+something is seen), so hubs show 0 rather than unknown.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from app import __version__
 from app.analysis import Outcome
 from app.config import Config, Mode
 from app.domain import Alert
+from app.objects import ObjectFilter
 from app.payloads import event_payload
 from app.publish.discovery import HA_STATUS_TOPIC, discovery_messages, discovery_topics, removal_messages
 from app.publish.frigate import frigate_count_message, frigate_event_message
@@ -71,11 +75,11 @@ class MqttBridge:
         )
         self.outbox = Outbox(store, self.client, t.alerts, snapshot_url=self._snapshot_url)
         self._lock = threading.Lock()
-        self._counts: dict[tuple[str, str], int] = {}
+        self._labels: set[str] = set(ObjectFilter.from_config(config).tracked)  # and any other label seen
+        self._counts: dict[tuple[str, str], int] = {(c, label): 0 for c in config.cameras for label in self._labels}
         self._motion: dict[str, bool] = {}
         self._online: dict[str, bool] = {}
         self._firing: dict[str, set[str]] = {}  # rule → event ids it fired for that are still open
-        self._labels: set[str] = {"person"}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mqtt-states", daemon=True)
 
@@ -176,6 +180,13 @@ class MqttBridge:
             self._send(t.camera_status(camera), "online" if up else "offline", retain=True)
         for rule in self._config.rules:
             self._send(t.rule_state(rule.name), "ON" if self._firing.get(rule.name) else "OFF", retain=True)
+        with self._lock:
+            counts = sorted(self._counts.items())
+        for (camera, label), n in counts:  # 0 rather than unknown for every class in use
+            self._send(t.count(camera, label), str(n), retain=True)
+            if self._mqtt.frigate_compat:
+                topic, payload = frigate_count_message(camera, label, n)
+                self._send(topic, payload, retain=True)
         self._send(t.detector, json.dumps(self._control.detector_state()), qos=1, retain=True)
         if self._mqtt.ha_discovery:
             self._publish_discovery()

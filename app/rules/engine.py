@@ -9,7 +9,9 @@ A rule fires for a track when, all at once:
   live on other cameras does not apply here at all, so it is not listed as armed);
 - it is armed: the engine's mode is in `modes` and the schedule (local wall time in
   the configured zone, see schedule.py) is open;
-- the track is confirmed, its label is in `expand(objects)` and top_score ≥ min_score;
+- the track is confirmed, its label is in `expand(objects)` and top_score ≥ min_score
+  (a rule without `min_score` uses the threshold of the track's label, `threshold(label)`
+  from app.objects — the score the track already needed to be confirmed);
 - its bottom-centre has been continuously in the rule's area for ≥ min_dwell:
   in any of the rule's zones, or anywhere when the rule has none; never under a
   motion-mask polygon (see zones.py). The dwell clock runs whether or not the rule
@@ -34,6 +36,18 @@ Choices the issue left open:
   openings are noticed at the first frame at or after the opening. A track that is
   already stationary the first time the engine sees it is exempt from every rule.
   A mode change between two modes that both arm a rule is not an arming.
+- Things that park (`app.labels.PARKS`: vehicles, bicycles) fire only once they have
+  been seen moving (`moved_from`: half the box off where it was first seen). One that
+  turns stationary before it ever moved is parked for life, exempt from every rule. A
+  car parked in view when the service starts is first seen still and never alerts (it
+  takes 10 s to count as stationary, by which time a car rule would otherwise have fired
+  on it). An arriving vehicle drives in, so it moves before it can fire.
+- Parking spots: where such a thing stood without moving is remembered per camera (the
+  union of its boxes) for `SPOT_MEMORY` after it was last seen there. A new track of
+  that kind that starts inside a spot is the same parked vehicle found again — the
+  detector lost it at dusk, or a passer-by hid half of it and the tracker started over —
+  and never fires: not while it stands there, nor when it drives away (a departure is
+  not an arrival; the spot is then forgotten).
 - Zones in an alert: the rule's zones (in the rule's order) the object is in when it
   fires; () for a rule without zones.
 - Wall clock steps (NTP): if `now` goes back before a dwell start or the last alert,
@@ -46,14 +60,16 @@ State is per camera and per live track; tracks missing from a camera's latest
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.config.schema import CameraConfig, Mode, RuleConfig
-from app.domain import Alert, Track
-from app.labels import expand
+from app.domain import Alert, Box, Track, moved_from
+from app.labels import PARKS, expand
+from app.objects import class_limits
 from app.rules.schedule import Schedule
 from app.rules.zones import CameraZones, foot_point
 
@@ -69,7 +85,7 @@ class _Rule:
     labels: frozenset[str]
     zones: tuple[str, ...] | None  # the rule's zones that exist on this camera; None = anywhere
     area: int  # index into the camera's distinct areas (dwell clocks are per area)
-    min_score: float
+    min_score: float | None  # None: the threshold of the track's label
     min_dwell: float
     modes: frozenset[str]
     schedule: Schedule | None
@@ -77,8 +93,19 @@ class _Rule:
     severity: str
 
 
+SPOT_MEMORY = 600.0  # s a parking spot is remembered after its vehicle was last seen in it
+
+
+class _Spot:
+    __slots__ = ("box", "until")
+
+    def __init__(self, box: Box, until: float) -> None:
+        self.box = box
+        self.until = until
+
+
 class _TrackState:
-    __slots__ = ("done", "since", "started_at", "stationary")
+    __slots__ = ("done", "placed", "resumed", "since", "spot", "started_at", "stationary")
 
     def __init__(self, started_at: float, areas: int, stationary: bool, rules: int) -> None:
         self.started_at = started_at  # epoch time of the engine's first look at it
@@ -87,6 +114,12 @@ class _TrackState:
         # Rules this track will never fire again: fired already, or parked when they armed.
         # Stationary at first sight: it was there before we looked.
         self.done: set[int] = set(range(rules)) if stationary else set()
+        # Things that park: the spot it stands in (None once it drove in or off), whether it
+        # was found in a spot known before it (a parked vehicle found again), and whether
+        # that was looked up yet.
+        self.spot: _Spot | None = None
+        self.resumed = False
+        self.placed = False
 
     def locate(self, areas: Sequence[frozenset[str] | None], masked: bool, inside: frozenset[str], now: float) -> None:
         """Run or reset each area's dwell clock for where the object stands now."""
@@ -101,7 +134,7 @@ class _TrackState:
 
 
 class _Camera:
-    __slots__ = ("areas", "armed", "last_alert", "rules", "tracks", "zones")
+    __slots__ = ("areas", "armed", "last_alert", "rules", "spots", "tracks", "zones")
 
     def __init__(self, config: CameraConfig, rules: Sequence[RuleConfig], name: str) -> None:
         self.zones = CameraZones(config.zones, config.motion.mask)
@@ -135,6 +168,7 @@ class _Camera:
         self.armed = [False] * len(compiled)  # per rule, as of the last look; False before the first
         self.last_alert: list[float | None] = [None] * len(compiled)  # per rule: fired_at, for cooldown
         self.tracks: dict[str, _TrackState] = {}
+        self.spots: list[_Spot] = []
 
     def park(self, armed: list[bool]) -> None:
         """Rules that just became armed exempt the tracks that are stationary right now."""
@@ -155,9 +189,14 @@ class RuleEngine:
         cameras: Mapping[str, CameraConfig],
         timezone: ZoneInfo,
         mode: Mode,
+        *,
+        threshold: Callable[[str], float] | None = None,
     ) -> None:
+        """`threshold`: label → the score a rule without `min_score` requires (normally
+        `ObjectFilter.threshold`); default: app.objects' table."""
         self._tz = timezone
         self._mode = mode
+        self._threshold = threshold if threshold is not None else _default_threshold
         self._cameras = {name: _Camera(config, rules, name) for name, config in cameras.items()}
 
     @property
@@ -212,28 +251,43 @@ class RuleEngine:
             fx, fy = foot_point(track.box, width, height)
             masked = zones.masked(fx, fy)
             inside = frozenset() if masked else zones.zones_at(fx, fy)
-            since = state.since
             state.locate(cam.areas, masked, inside, now)
             if not track.confirmed:
                 continue
-            for i in live:
-                if i in state.done:
+            if track.label in PARKS:
+                parking = _parking(cam, track, state, now)
+                if parking == "parked":
+                    state.done.update(range(n_rules))
+                if parking != "free":
                     continue
-                rule = cam.rules[i]
-                if track.label not in rule.labels or track.top_score < rule.min_score:
-                    continue
-                entered = since[rule.area]
-                if entered is None or now - entered + _TIME_EPS < rule.min_dwell:
-                    continue
-                last = cam.last_alert[i]
-                if last is not None and last <= now and now - last + _TIME_EPS < rule.cooldown:
-                    continue  # not queued; the track may still fire once the cooldown is over
-                state.done.add(i)
-                cam.last_alert[i] = now
-                alerts.append(
-                    _alert(rule, camera, track, state, zones=inside, now=now, size=frame_size, event_ids=event_ids)
-                )
+            alerts += [
+                _alert(cam.rules[i], camera, track, state, zones=inside, now=now, size=frame_size, event_ids=event_ids)
+                for i in self._due(cam, track, state, live, now)
+            ]
         return alerts
+
+    def _due(self, cam: _Camera, track: Track, state: _TrackState, live: list[int], now: float) -> list[int]:
+        """The armed rules this confirmed track fires now (marked done, cooldowns started)."""
+        due = []
+        for i in live:
+            if i in state.done:
+                continue
+            rule = cam.rules[i]
+            if track.label not in rule.labels:
+                continue
+            min_score = rule.min_score if rule.min_score is not None else self._threshold(track.label)
+            if track.top_score < min_score:
+                continue
+            entered = state.since[rule.area]
+            if entered is None or now - entered + _TIME_EPS < rule.min_dwell:
+                continue
+            last = cam.last_alert[i]
+            if last is not None and last <= now and now - last + _TIME_EPS < rule.cooldown:
+                continue  # not queued; the track may still fire once the cooldown is over
+            state.done.add(i)
+            cam.last_alert[i] = now
+            due.append(i)
+        return due
 
     def _camera(self, camera: str) -> _Camera:
         try:
@@ -253,6 +307,41 @@ class RuleEngine:
                 armed = rule.schedule.contains(local)
             out.append(armed)
         return out
+
+
+def _default_threshold(label: str) -> float:
+    return class_limits(label).threshold
+
+
+def _parking(cam: _Camera, track: Track, state: _TrackState, now: float) -> Literal["parked", "wait", "free"]:
+    """A confirmed thing that parks: "parked" (exempt from every rule for life), "wait" (not
+    seen moving yet) or "free" (an arrival: the rules apply). Keeps the camera's parking
+    spots up to date (see the module doc)."""
+    if track.origin is None:
+        return "free"  # no history (a track not from our tracker): nothing to judge by
+    cam.spots = [s for s in cam.spots if s.until >= now]
+    if not state.placed:
+        state.placed = True
+        origin = track.origin
+        state.spot = next((s for s in cam.spots if not moved_from(origin, s.box)), None)
+        state.resumed = state.spot is not None
+        if state.spot is None:
+            state.spot = _Spot(origin, now + SPOT_MEMORY)
+            cam.spots.append(state.spot)
+    spot = state.spot
+    if spot is None:
+        return "free"  # it drove in
+    if moved_from(track.box, spot.box if state.resumed else track.origin):
+        if spot in cam.spots:
+            cam.spots.remove(spot)
+        state.spot = None
+        if state.resumed or state.done:
+            return "parked"  # a parked vehicle leaving: a departure is not an arrival
+        return "free"
+    b, s = track.box, spot.box
+    spot.box = Box(min(b.x1, s.x1), min(b.y1, s.y1), max(b.x2, s.x2), max(b.y2, s.y2))
+    spot.until = now + SPOT_MEMORY
+    return "parked" if state.resumed or track.stationary else "wait"
 
 
 def _alert(

@@ -24,7 +24,7 @@ from app.api.auth import Credentials, LoginLimiter, Sessions, SetupCode, credent
 from app.api.server import ApiServer
 from app.config import Config, parse_config
 from app.demo.clip import ClipInfo
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.domain import Alert, Box, Event
 from app.service import Service
 from app.store import Store
@@ -75,7 +75,7 @@ def seed(store: Store) -> Event:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, detector: SsdDetector) -> Iterator[Stack]:
+def stack(tmp_path: Path, detector: TfliteDetector) -> Iterator[Stack]:
     """A built (not started) service whose camera never connects, and a seeded store."""
     config = api_config(tmp_path, {"porch": "rtsp://127.0.0.1:9/none"})
     with Store(tmp_path / "state", retain_days=7, max_mb=64) as store:
@@ -111,7 +111,7 @@ def login(client: TestClient, password: str = PASSWORD) -> httpx.Response:
 
 @pytest.fixture
 def live_api(
-    tmp_path: Path, person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: SsdDetector
+    tmp_path: Path, person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera], detector: TfliteDetector
 ) -> Iterator[Stack]:
     """The running appliance with its API on a free loopback port."""
     assert person_clip.annexb is not None

@@ -176,6 +176,28 @@ def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -
     expect(item).to_contain_text("driveway")
     expect(item.locator(".score")).to_have_text(re.compile(r"^\d{1,3}%$"))  # the score moves while she walks
 
+    # The card counts what is in view per class while she walks through (the clip loops).
+    expect(card.locator(".objects")).to_contain_text(re.compile(r"(^| · )1 person( · |$)"), timeout=40_000)
+
+    # The events filter offers every tracked class; choosing one asks the API for that class only.
+    tracked = page.request.get(f"{base}/api/status").json()["objects_tracked"]
+    labels = page.locator("#event-label")
+    expect(labels).to_be_enabled()
+    expect(labels.locator("option")).to_have_count(len(tracked) + 1)
+    assert labels.locator("option").evaluate_all("(os) => os.map((o) => o.value)") == ["", *tracked]
+    with page.expect_response(lambda r: "label=car" in (urlsplit(r.url).query or "")) as cars:
+        page.select_option("#event-label", "car")
+    assert cars.value.status == 200 and urlsplit(cars.value.url).path == "/api/events"
+    expect(page.locator("#events li[data-event]")).to_have_count(0)
+    expect(page.locator("#events .empty")).to_have_text("No car events yet.")
+    with page.expect_response(lambda r: "label=person" in (urlsplit(r.url).query or "")):
+        page.select_option("#event-label", "person")
+    people = page.locator("#events li[data-event] .event-title strong")
+    expect(people.first).to_have_text("person")  # hers (the garage's parked motorcycles are events too)
+    assert set(people.all_text_contents()) == {"person"}
+    page.select_option("#event-label", "")
+    expect(page.locator(f'#events li[data-event="{event_id}"]')).to_be_visible()
+
     # The mode switch goes through to the service.
     assert page.request.get(f"{base}/api/status").json()["mode"] == "away"
     expect(page.locator("#mode")).to_have_value("away")

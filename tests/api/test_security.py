@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from app.api.app import create_app
 from app.api.auth import Credentials, credentials_path
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.service import Service
 from tests.api.conftest import EVENT_ID, FAST_HASHER, PASSWORD, Stack, api_config, login, make_security
 
@@ -258,7 +258,7 @@ def test_chunked_bodies_are_refused_with_411(client_for: Clients) -> None:
 
 
 def test_secrets_never_come_back_in_responses_or_logs(
-    tmp_path: Path, stack: Stack, detector: SsdDetector, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, stack: Stack, detector: TfliteDetector, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = api_config(tmp_path, {"porch": "rtsp://admin:hunter2secret@127.0.0.1:9/stream"})
     service = Service(config, detector, stack.store)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.config import ConfigError, Mode, load_config, parse_config
+from app.objects import DEFAULT_TRACK
 from tests.conftest import FIXTURES
 
 
@@ -284,3 +285,92 @@ def test_error_messages_never_echo_camera_credentials() -> None:
         """
     )
     assert lines and not any("hunter2" in line for line in lines)
+
+
+# --- objects: -------------------------------------------------------------------------------
+
+
+def test_objects_section_defaults_and_frigate_shaped_values() -> None:
+    default = parse_config("cameras: {a: {source: a.mp4}}\n")
+    assert default.objects.track == DEFAULT_TRACK and default.objects.filters == {}
+    config = parse_config(
+        textwrap.dedent(
+            """
+            cameras: {a: {source: a.mp4}}
+            objects:
+              track: [person, vehicle, dog]
+              filters:
+                person: {min_score: 0.5, threshold: 0.7}
+                vehicle: {threshold: 0.6}
+                sports ball: {min_score: 0.6}
+            rules: [{name: r}]
+            """
+        )
+    )
+    assert config.objects.track == ("person", "vehicle", "dog")
+    person = config.objects.filters["person"]
+    assert (person.min_score, person.threshold) == (0.5, 0.7)
+    assert config.objects.filters["vehicle"].min_score is None
+    assert config.objects.filters["sports ball"].min_score == 0.6
+    assert config.rules[0].min_score is None  # the object's own threshold
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "objects:\n  track: [person, vehicles]\n",
+            "cfg.yaml:3:19: objects.track[1]: unknown object 'vehicles'; did you mean 'vehicle'?",
+            id="unknown-track-label",
+        ),
+        pytest.param(
+            "objects:\n  filters:\n    persn: {threshold: 0.7}\n",
+            "cfg.yaml:4:5: objects.filters.persn: unknown object 'persn'; did you mean 'person'?",
+            id="unknown-filter-label",
+        ),
+        pytest.param(
+            "objects:\n  filters:\n    person: {min_score: 0.8, threshold: 0.7}\n",
+            "cfg.yaml:4:13: objects.filters.person: threshold (0.7) must be at least min_score (0.8)",
+            id="threshold-under-min-score",
+        ),
+        pytest.param(
+            "objects:\n  filters:\n    vehicle: {min_score: 0.6}\n    car: {threshold: 0.5}\n",
+            "cfg.yaml:5:5: objects.filters.car: threshold (0.5) must be at least min_score (0.6), "
+            "one of them set here and the other for its group 'vehicle'",
+            id="threshold-under-the-groups-min-score",
+        ),
+        pytest.param(
+            "objects:\n  filters:\n    dog: {threshold: 1.5}\n",
+            "cfg.yaml:4:22: objects.filters.dog.threshold: Input should be less than or equal to 1",
+            id="threshold-range",
+        ),
+        pytest.param(
+            "objects:\n  filters:\n    dog: {min_scor: 0.5}\n",
+            "cfg.yaml:4:11: objects.filters.dog.min_scor: unknown key 'min_scor'; did you mean 'min_score'?",
+            id="unknown-filter-key",
+        ),
+        pytest.param(
+            "objects:\n  trak: [person]\n",
+            "cfg.yaml:3:3: objects.trak: unknown key 'trak'; did you mean 'track'?",
+            id="unknown-objects-key",
+        ),
+        pytest.param(
+            "rules: [{name: r, min_score: -0.1}]\n",
+            "cfg.yaml:2:30: rules[0].min_score: Input should be greater than or equal to 0",
+            id="rule-min-score-range",
+        ),
+    ],
+)
+def test_broken_objects_section_is_reported_at_its_line_and_column(text: str, expected: str) -> None:
+    lines = errors("cameras: {a: {source: a.mp4}}\n" + text)
+    assert lines == [expected]
+
+
+def test_unknown_objects_labels_are_allowed_with_a_custom_label_map() -> None:
+    text = "cameras: {a: {source: a.mp4}}\nobjects: {track: [raccoon], filters: {fox: {threshold: 0.8}}}\n"
+    assert errors(text) == [
+        "cfg.yaml:2:19: objects.track[0]: unknown object 'raccoon'",
+        "cfg.yaml:2:39: objects.filters.fox: unknown object 'fox'",  # at the key
+    ]
+    config = parse_config(text + "detector: {labels: /etc/edgewatch/labels.txt}\n")
+    assert config.objects.track == ("raccoon",) and set(config.objects.filters) == {"fox"}

@@ -396,7 +396,7 @@ def test_models_are_installed_verified_and_found_by_the_app(chroot: Chroot) -> N
     )  # fmt: skip
     assert done.returncode == 0, _output(done)
     found = [d for d in json.loads(done.stdout)["detections"] if d["label"] == "person"]
-    assert found and found[0]["score"] > 0.8, done.stdout
+    assert found and found[0]["score"] > 0.6, done.stdout  # the default COCO NanoDet: 0.73-0.75
 
 
 def test_the_installed_package_carries_every_file_of_app(chroot: Chroot) -> None:

@@ -19,8 +19,17 @@ def test_every_manifest_variant_is_well_formed() -> None:
     for name in store.names():
         for variant in store.variants(name):
             spec = store.spec(f"{name}:{variant}", "cpu")
-            assert spec.family == "ssd" and spec.labels, (name, variant)
+            assert spec.family in ("ssd", "nanodet") and spec.labels, (name, variant)
+            assert len(spec.mean) in (1, 3) and len(spec.std) in (1, 3), (name, variant)
             assert spec.path.is_relative_to(ROOT / "models")
+
+
+def test_coco_is_nanodet_on_the_cpu_and_coral_ssd_on_the_edge_tpu() -> None:
+    store = ModelStore(ROOT / "models")
+    cpu = store.spec("coco", "cpu")
+    assert cpu.family == "nanodet" and cpu.order == "bgr" and cpu.mean == (103.53, 116.28, 123.675)
+    assert tuple(cpu.labels.values()) == COCO_LABELS and max(cpu.labels) == 79  # 80 labels, no gaps
+    assert store.spec("coco", "edgetpu").family == "ssd"
 
 
 def test_production_edgetpu_models_carry_a_published_sha256() -> None:
@@ -42,10 +51,11 @@ def test_plain_label_files_number_by_line(tmp_path: Path) -> None:
     assert read_labels(path) == {0: "background", 1: "parcel", 3: "fox"}
 
 
-def test_built_model_verifies(store: ModelStore) -> None:
-    spec = store.spec("person", "cpu")
-    assert spec.sha256 == sha256_of(spec.path)
-    store.verify(spec)
+def test_built_models_verify(store: ModelStore) -> None:
+    for name in ("person", "coco", "coco:cpu-float"):
+        spec = store.spec(name, "cpu")
+        assert spec.sha256 == sha256_of(spec.path)
+        store.verify(spec)
 
 
 def copy_models(tmp_path: Path) -> ModelStore:

@@ -42,9 +42,34 @@ def test_uint8_input_with_other_quantization_gets_a_table() -> None:
     assert spec.lut is not None and prepare(FRAME, spec)[0, 0, 0, 2] == 100
 
 
+def test_nanodet_style_input_is_bgr_per_channel_and_planar() -> None:
+    """NanoDet: [1, 3, H, W], BGR, (x - mean) / std per channel, int8."""
+    mean, std = (103.53, 116.28, 123.675), (57.375, 57.12, 58.395)
+    scale, zero_point = 0.0187, -14
+    spec = make_input_spec((1, 3, 6, 10), np.dtype(np.int8), (scale, zero_point), mean, std, order="bgr")
+    assert spec.layout == "nchw" and (spec.width, spec.height) == (10, 6)
+    tensor = prepare(FRAME, spec)
+    assert tensor.shape == (1, 3, 6, 10) and tensor.dtype == np.int8
+    for channel, value in enumerate((200, 0, 10)):  # B, G, R planes
+        expected = round((value - mean[channel]) / std[channel] / scale + zero_point)
+        assert np.all(tensor[0, channel] == expected), channel
+    floats = prepare(FRAME, make_input_spec((1, 3, 6, 10), np.dtype(np.float32), (0.0, 0), mean, std, order="bgr"))
+    assert floats[0, :, 2, 3] == pytest.approx([(200 - mean[0]) / std[0], -mean[1] / std[1], (10 - mean[2]) / std[2]])
+
+
+def test_a_second_frame_does_not_inherit_the_first() -> None:
+    """The planar tensor is a reused buffer: each prepare() rewrites all of it."""
+    spec = make_input_spec((1, 3, 4, 4), np.dtype(np.float32), (0.0, 0), 0.0, 1.0, order="bgr")
+    first = prepare(np.full((8, 8, 3), 50, np.uint8), spec).copy()
+    second = prepare(np.full((8, 8, 3), 90, np.uint8), spec)
+    assert np.all(first == 50) and np.all(second == 90)
+
+
 def test_refuses_what_it_cannot_feed() -> None:
     with pytest.raises(ModelError):
-        make_input_spec((1, 3, 300, 300), np.dtype(np.float32), (0.0, 0), 0.0, 1.0)  # NCHW
+        make_input_spec((1, 300, 300, 4), np.dtype(np.float32), (0.0, 0), 0.0, 1.0)  # RGBA
+    with pytest.raises(ModelError, match="one per channel"):
+        make_input_spec((1, 8, 8, 3), np.dtype(np.float32), (0.0, 0), (1.0, 2.0), 1.0)
     spec = make_input_spec((1, 8, 8, 3), np.dtype(np.uint8), (1 / 127.5, 127), 127.5, 127.5)
     with pytest.raises(ValueError, match="BGR"):
         prepare(np.zeros((8, 8), np.uint8), spec)

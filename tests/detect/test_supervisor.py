@@ -14,7 +14,7 @@ from app.config import DetectorConfig
 from app.detect import open_detector
 from app.detect.base import Detector, DetectorInfo, EdgeTpuUnavailable, Image
 from app.detect.devices import TpuDevice
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.detect.factory import open_detectors
 from app.detect.supervisor import DetectorState, SupervisedDetector, selftest
 from app.domain import Detections
@@ -81,7 +81,7 @@ class Bench:
 
 
 @pytest.fixture
-def make_bench(detector: SsdDetector) -> Iterator[Callable[..., Bench]]:
+def make_bench(detector: TfliteDetector) -> Iterator[Callable[..., Bench]]:
     benches: list[Bench] = []
 
     def make(**kwargs: bool) -> Bench:
@@ -99,7 +99,7 @@ def make_bench(detector: SsdDetector) -> Iterator[Callable[..., Bench]]:
 class Shared:
     """The session's CPU detector as a fallback that the supervisor may not close."""
 
-    def __init__(self, inner: SsdDetector) -> None:
+    def __init__(self, inner: TfliteDetector) -> None:
         self.inner = inner
 
     @property
@@ -117,7 +117,7 @@ def people(result: Detections) -> list[float]:
     return [d.score for d in result.items if d.label == "person" and d.score >= 0.5]
 
 
-def test_the_self_test_passes_on_the_real_model_and_fails_on_a_blind_one(detector: SsdDetector) -> None:
+def test_the_self_test_passes_on_the_real_model_and_fails_on_a_blind_one(detector: TfliteDetector) -> None:
     assert selftest(detector) is None
     blind = FakeTpu(blind=True)
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.detect.base import DetectorInfo, Image
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.detect.worker import DetectionWorker
 from app.domain import Detections
 from tests.conftest import photo
@@ -32,7 +32,7 @@ class HangingDetector:
         self.release.set()
 
 
-def test_two_busy_cameras_share_the_real_detector_fairly(detector: SsdDetector) -> None:
+def test_two_busy_cameras_share_the_real_detector_fairly(detector: TfliteDetector) -> None:
     worker = DetectionWorker(detector)
     worker.start()
     image = photo("astronaut")

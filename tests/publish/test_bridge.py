@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from app.config import Config, Mode, parse_config
 from app.demo.clip import ClipInfo
-from app.detect.engine import SsdDetector
+from app.detect.engine import TfliteDetector
 from app.domain import Alert
 from app.publish.bridge import MqttBridge
 from app.service import Service
@@ -143,7 +143,7 @@ def alert(n: int) -> Alert:
 
 
 def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
-    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], detector: SsdDetector, tmp_path: Path
+    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], detector: TfliteDetector, tmp_path: Path
 ) -> None:
     broker = mosquitto_broker()
     rule = "rules: [{name: anyone, objects: [person], min_dwell: 1s}]\n"
@@ -310,7 +310,7 @@ def _no_leftover_threads() -> Iterator[None]:
 
 
 def test_snapshots_leave_the_box_only_when_enabled(
-    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], detector: SsdDetector, tmp_path: Path
+    person_clip: ClipInfo, mosquitto_broker: Callable[..., Mosquitto], detector: TfliteDetector, tmp_path: Path
 ) -> None:
     broker = mosquitto_broker()
     for enabled in (False, True):
@@ -357,3 +357,31 @@ def test_an_alert_the_store_refused_still_goes_out(mosquitto_broker: Callable[..
             bridge.on_alert(lost, False)  # e.g. the disk was full: not in the store
             assert json.loads(sub.next("edgewatch/garage-pi/alerts")[0])["id"] == lost.id
         assert wait_until(lambda: bridge.outbox.depth() == 0, 5)
+
+
+def test_every_class_in_use_has_a_count_sensor_and_a_retained_zero_at_connect(
+    mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path
+) -> None:
+    broker = mosquitto_broker()
+    objects = "objects: {track: [person, sports ball, hair drier]}\nrules: [{name: cars, objects: [car]}]\n"
+    config = mqtt_config("/nonexistent.mp4", broker, objects, extra=", frigate_compat: true")
+    with running_bridge(config, tmp_path) as (bridge, _store):
+        assert wait_until(lambda: bridge.client.connected, 10)
+        time.sleep(1.0)  # published by now: a hub that connects later gets them retained
+        with subscriber(broker, "edgewatch/garage-pi/drive/+", "frigate/#", "homeassistant/sensor/#") as sub:
+            seen: dict[str, tuple[bytes, bool]] = {}
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                try:
+                    topic, payload, retained = sub.messages.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                seen[topic] = (payload, retained)
+    slugs = ("person", "sports_ball", "hair_drier", "car")  # the tracked classes and the rule's
+    for slug in slugs:
+        assert seen[f"edgewatch/garage-pi/drive/{slug}"] == (b"0", True), slug
+        assert seen[f"frigate/drive/{slug}"] == (b"0", True), slug
+    counts = {t: json.loads(p) for t, (p, _) in seen.items() if t.startswith("homeassistant/") and "/count_" in t}
+    assert {c["state_topic"] for c in counts.values()} == {f"edgewatch/garage-pi/drive/{s}" for s in slugs}
+    assert {c["name"] for c in counts.values()} == {f"drive {label} count" for label in
+                                                    ("person", "sports ball", "hair drier", "car")}  # fmt: skip

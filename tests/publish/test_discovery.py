@@ -10,6 +10,7 @@ import pytest
 
 from app.config import Config, Mode
 from app.labels import COCO_LABELS
+from app.objects import DEFAULT_TRACK, ObjectFilter
 from app.publish.discovery import (
     HA_STATUS_TOPIC,
     discovery_messages,
@@ -149,6 +150,19 @@ def test_entities() -> None:
     assert count["state_class"] == "measurement"
     assert "unit_of_measurement" not in count
     assert count["name"] == "driveway traffic light count"
+
+
+def test_a_count_sensor_for_every_class_in_use_with_topic_safe_ids() -> None:
+    config = make_config(cameras=("driveway",))
+    t = Topics.from_config(config)
+    labels = (*sorted(ObjectFilter.from_config(config).tracked), "sports ball", "hair drier")
+    counts = {oid: p for oid, (_, p) in by_object_id(messages_for(config, labels)).items() if oid.startswith("count_")}
+    assert len(counts) == len(labels) == len(DEFAULT_TRACK) + 2
+    assert counts["count_driveway__sports_ball"]["state_topic"] == "edgewatch/garage-pi/driveway/sports_ball"
+    assert counts["count_driveway__hair_drier"]["name"] == "driveway hair drier count"
+    for label in labels:
+        topic = counts[f"count_driveway__{label.replace(' ', '_')}"]["state_topic"]
+        assert topic == t.count("driveway", label) and not set(topic) & set(" +#"), topic
 
 
 def test_two_boxes_share_no_topic_and_no_unique_id() -> None:

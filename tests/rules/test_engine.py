@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ import pytest
 from app.config import CameraConfig, Mode, RuleConfig
 from app.domain import Alert, Box, Track
 from app.rules import RuleEngine
+from app.rules.engine import SPOT_MEMORY
 
 W, H = 1000, 1000
 SIZE = (W, H)
@@ -179,6 +181,32 @@ def test_min_score_is_inclusive() -> None:
     assert play(low, T0, 3, lambda t: [obj("front-1", PORCH, top=0.59)]) == []
     exact = make_engine(rule(min_score=0.6))
     assert len(play(exact, T0, 3, lambda t: [obj("front-1", PORCH, top=0.6)])) == 1
+
+
+def test_without_min_score_a_rule_needs_the_threshold_of_the_tracks_label() -> None:
+    thresholds = {"person": 0.55, "bird": 0.7}
+
+    def make(*rules: RuleConfig) -> RuleEngine:
+        return RuleEngine(rules, {"front": FRONT}, LONDON, Mode.AWAY, threshold=thresholds.__getitem__)
+
+    assert rule("any").min_score is None  # the default
+    engine = make(rule("any", objects=["person", "bird"]))
+    scene = [obj("front-1", PORCH, top=0.6), obj("front-2", DRIVE, label="bird", top=0.6)]
+    fired = play(engine, T0, 3, lambda t: scene)
+    assert [(a.label, round(a.score, 6)) for a in fired] == [("person", 0.6)]  # 0.6 < bird's 0.7
+    sure_bird = play(make(rule("any", objects=["bird"])), T0, 3, lambda t: [obj("front-2", DRIVE, label="bird")])
+    assert [a.label for a in sure_bird] == ["bird"]  # top 0.9 >= 0.7
+    # An explicit min_score still overrides the label's threshold, both ways.
+    strict = play(make(rule("any", min_score=0.65)), T0, 3, lambda t: [obj("front-1", PORCH, top=0.6)])
+    assert strict == []
+    lenient = make(rule("any", objects=["bird"], min_score=0.5))
+    assert len(play(lenient, T0, 3, lambda t: [obj("front-2", DRIVE, label="bird", top=0.6)])) == 1
+
+
+def test_without_a_threshold_function_the_default_table_applies() -> None:
+    engine = make_engine(rule("any", objects=["sports ball", "person"]))
+    scene = [obj("front-1", PORCH, top=0.6), obj("front-2", DRIVE, label="sports ball", top=0.6)]
+    assert [a.label for a in play(engine, T0, 3, lambda t: scene)] == ["person"]
 
 
 def test_score_rising_later_fires_then() -> None:
@@ -546,3 +574,98 @@ def test_bad_calls() -> None:
         engine.active_rules("garage", T0)
     with pytest.raises(ValueError, match="frame size"):
         engine.evaluate("front", [], (0, 720), T0, {})
+
+
+# --- things that park --------------------------------------------------------------------------
+
+
+def vehicle(tid: str, x: float, *, origin_x: float, stationary: bool = False, label: str = "car") -> Track:
+    """A car-sized box with its bottom-centre at (x, 0.9); `origin_x` is where it was first seen."""
+    box = Box((x - 0.15) * W, 0.6 * H, (x + 0.15) * W, 0.9 * H)
+    origin = Box((origin_x - 0.15) * W, 0.6 * H, (origin_x + 0.15) * W, 0.9 * H)
+    return Track(tid, label, 0.8, 0.9, box, 5.0, 9.0, 10, True, stationary, origin)
+
+
+def test_a_car_parked_when_watching_starts_never_alerts_even_when_it_drives_off() -> None:
+    engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
+
+    def scene(t: float) -> list[Track]:
+        if t < 30:  # parked where it was first seen; stationary once 10 s still
+            return [vehicle("front-1", 0.7, origin_x=0.7, stationary=t >= 10)]
+        return [vehicle("front-1", 0.7 - (t - 30) * 0.2, origin_x=0.7)]  # drives off to the left
+
+    assert play(engine, T0, 34, scene) == []
+
+
+def test_an_arriving_car_alerts_once_it_has_driven_in() -> None:
+    engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
+
+    def scene(t: float) -> list[Track]:
+        x = min(0.1 + t * 0.1, 0.7)  # enters on the left, parks at 0.7 after 6 s
+        return [vehicle("front-2", x, origin_x=0.1, stationary=t >= 16, label="truck" if t > 3 else "car")]
+
+    alerts = play(engine, T0, 25, scene)
+    assert [(a.rule, a.label) for a in alerts] == [("cars", "car")]
+    assert alerts[0].fired_at == pytest.approx(at(1.6))  # half its box width (0.15) off its origin
+
+
+def test_a_parked_car_found_again_after_the_detector_lost_it_does_not_alert() -> None:
+    """A new track where the old one stood (the detector lost it at dusk for a minute)."""
+    engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
+
+    def scene(t: float) -> list[Track]:
+        if t < 5:
+            return [vehicle("front-1", 0.5, origin_x=0.5)]
+        if t < 65:
+            return []
+        return [vehicle("front-9", 0.5, origin_x=0.5, stationary=t >= 75)]
+
+    assert play(engine, T0, 90, scene) == []
+
+
+def test_a_parked_car_half_hidden_by_a_passer_by_has_not_moved() -> None:
+    hidden = Track(
+        "front-1", "car", 0.7, 0.9, Box(550, 600, 850, 900), 5.0, 9.0, 10, True, False, Box(400, 600, 850, 900)
+    )
+    assert not hidden.has_moved()
+    engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
+    assert play(engine, T0, 5, lambda t: [hidden]) == []
+
+
+def test_a_person_standing_still_is_not_held_back_like_a_car() -> None:
+    engine = make_engine(rule("door", objects=["person"], zones=["porch"]))
+    still = obj("front-3", PORCH)
+    still = replace(still, origin=still.box)
+    assert not still.has_moved()
+    assert len(play(engine, T0, 3, lambda t: [still])) == 1
+
+
+def test_a_parked_car_the_tracker_lost_behind_a_passer_by_is_found_again_and_never_alerts() -> None:
+    """Track 1 stands at 0.6; a person hides it, the tracker starts track 2 on its visible half,
+    which grows back to the whole car and later drives off: none of it is an arrival."""
+    engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
+    whole = Box(450, 600, 750, 900)
+
+    def scene(t: float) -> list[Track]:
+        if t < 4:
+            return [vehicle("front-1", 0.6, origin_x=0.6)]
+        half = Box(600, 600, 750, 900)
+        if t < 8:  # the visible half, then the whole car again, then it leaves
+            return [Track("front-2", "car", 0.7, 0.8, half, 5.0, 9.0, 10, True, False, half)]
+        box = whole if t < 12 else Box(whole.x1 - (t - 12) * 200, 600, whole.x2 - (t - 12) * 200, 900)
+        return [Track("front-2", "car", 0.7, 0.8, box, 5.0, 9.0, 10, True, False, half)]
+
+    assert play(engine, T0, 16, scene) == []
+
+
+def test_a_spot_is_forgotten_after_a_while_and_a_car_arriving_there_alerts() -> None:
+    engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
+    assert play(engine, T0, 2, lambda t: [vehicle("front-1", 0.6, origin_x=0.6)]) == []
+    later = T0 + SPOT_MEMORY + 60
+
+    def arriving(t: float) -> list[Track]:
+        x = min(0.2 + (t - SPOT_MEMORY - 60) * 0.1, 0.6)
+        return [vehicle("front-5", x, origin_x=0.2)]
+
+    alerts = play(engine, later, 6, arriving)
+    assert [a.label for a in alerts] == ["car"]

@@ -1,11 +1,11 @@
-"""Session fixtures: the person and empty clips (MP4 + Annex-B + ground truth), built once.
+"""Session fixtures: the person, empty and vehicle clips (MP4 + Annex-B + ground truth), built once.
 
     pytest_plugins = ["tests.support.clips"]
 
     def test_x(person_clip: ClipInfo) -> None: ...
 
 Built from real photos by `app.demo.clip` into a session temp dir (~4 s for the person
-clip, ~2 s for the empty one, on 2 cores).
+clip, ~2 s for the empty one, ~7 s for the vehicle one, on 2 cores).
 """
 
 from __future__ import annotations
@@ -32,3 +32,11 @@ def person_clip(clip_dir: Path) -> ClipInfo:
 def empty_clip(clip_dir: Path) -> ClipInfo:
     """The same garage, noise and light as `person_clip`, and nobody."""
     return make_clip(clip_dir / "empty.mp4", kind="empty", annexb=clip_dir / "empty.h264")
+
+
+@pytest.fixture(scope="session")
+def vehicle_clip(clip_dir: Path) -> ClipInfo:
+    """10 s, 12 fps, 1280x720: a motorcycle rides into a driveway from the left, brakes and parks
+    right of centre by 5.5 s, then stands there to the end (the last 45% of the frames); light
+    fades mid-clip. `boxes[-1]` is where it is parked."""
+    return make_clip(clip_dir / "vehicle.mp4", kind="vehicle", seconds=10.0, annexb=clip_dir / "vehicle.h264")

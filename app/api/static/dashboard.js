@@ -17,12 +17,15 @@
 
   const $ = (id) => document.getElementById(id);
   const modeSelect = $("mode");
+  const labelSelect = $("event-label");
 
   let stopped = false;
   let currentMode = null;
   let modeBusy = false;
   let mqttConfigured = null; // unknown until the first status
   let lastAlerts = null;
+  let eventLabel = ""; // the events list's class filter; "" = all classes
+  let trackedKey = null; // the tracked classes the filter's options were made from
   const controllers = new Set();
   const cameras = new Map(); // name -> camera card state
   const eventItems = new Map(); // event id -> list item state
@@ -263,7 +266,28 @@
     setField(storage, "used", megabytes(s.storage.used_mb));
     setField(storage, "free", megabytes(s.storage.free_mb));
 
+    renderTrackedClasses(s.objects_tracked);
     renderCameras(s.cameras);
+  }
+
+  function labelOption(value, text) {
+    const option = el("option", null, text);
+    option.value = value;
+    return option;
+  }
+
+  // The events filter offers every tracked class; rebuilt only when that list changes.
+  function renderTrackedClasses(labels) {
+    if (!Array.isArray(labels)) return;
+    const key = JSON.stringify(labels);
+    if (key === trackedKey) return;
+    trackedKey = key;
+    const options = [labelOption("", "All classes"), ...labels.map((label) => labelOption(label, label))];
+    // No longer tracked, but its stored events may still be what the user is looking at.
+    if (eventLabel && !labels.includes(eventLabel)) options.push(labelOption(eventLabel, eventLabel));
+    labelSelect.replaceChildren(...options);
+    labelSelect.value = eventLabel;
+    labelSelect.disabled = false;
   }
 
   function createCamera(name) {
@@ -286,11 +310,15 @@
     title.append(el("h3", null, name), disabled, state);
     const error = el("p", "camera-error");
     error.hidden = true;
+    const objects = el("p", "objects");
+    objects.hidden = true;
     const stats = el("p", "stats");
-    body.append(title, error, stats);
+    body.append(title, error, objects, stats);
     root.append(frame, body);
 
-    const cam = { name, root, img, state, disabled, error, stats, online: false, timer: 0, watchdog: 0, started: 0 };
+    const cam = {
+      name, root, img, state, disabled, error, objects, stats, online: false, timer: 0, watchdog: 0, started: 0,
+    };
     img.addEventListener("load", () => frameDone(cam, true));
     img.addEventListener("error", () => frameDone(cam, false));
     return cam;
@@ -330,10 +358,23 @@
     const error = !c.online && c.error ? c.error : "";
     cam.error.textContent = error;
     cam.error.hidden = !error;
+    renderCounts(cam, c);
     let stats = `${fixed(c.fps_in, 1)} fps in · ${fixed(c.fps_detect, 1)} detect fps · ${c.dropped} dropped`;
     if (!c.online && typeof c.last_frame_age_s === "number") stats += ` · last frame ${duration(c.last_frame_age_s)} ago`;
     if (c.reconnects) stats += ` · ${c.reconnects} reconnects`;
     cam.stats.textContent = stats;
+  }
+
+  // "2 person · 1 car": confirmed objects in view now, most first.
+  function renderCounts(cam, c) {
+    const counts = Object.entries(c.objects && typeof c.objects === "object" ? c.objects : {})
+      .filter(([, n]) => typeof n === "number" && n > 0)
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const watching = c.online && c.enabled !== false;
+    const text = counts.length ? counts.map(([label, n]) => `${n} ${label}`).join(" · ") : "nothing in view";
+    cam.objects.hidden = !counts.length && !watching;
+    cam.objects.classList.toggle("none", !counts.length);
+    if (cam.objects.textContent !== text) cam.objects.textContent = text;
   }
 
   function renderCameras(list) {
@@ -459,8 +500,33 @@
         eventItems.delete(id);
       }
     }
-    if (events.length === 0) list.append(el("li", "empty", "No events yet."));
+    if (events.length === 0) {
+      list.append(el("li", "empty", eventLabel ? `No ${eventLabel} events yet.` : "No events yet."));
+    }
   }
+
+  function eventsPath(label) {
+    const filter = label ? `&label=${encodeURIComponent(label)}` : "";
+    return `/api/events?limit=${EVENTS_LIMIT}${filter}`;
+  }
+
+  // A response for a filter the user has since changed is dropped: the newer request shows its own.
+  async function refreshEvents() {
+    const label = eventLabel;
+    const events = await api(eventsPath(label));
+    if (label === eventLabel) renderEvents(events);
+  }
+
+  labelSelect.addEventListener("change", async () => {
+    eventLabel = labelSelect.value;
+    try {
+      await refreshEvents();
+    } catch (error) {
+      if (stopped || error instanceof Unauthorized) return;
+      problems.set("events", `events: ${messageOf(error)}`); // the next poll clears it
+      showProblems();
+    }
+  });
 
   // ---- alerts -------------------------------------------------------------------------------------------------
 
@@ -497,11 +563,9 @@
   }
 
   async function refreshLists() {
-    const [events, alerts] = await Promise.all([
-      api(`/api/events?limit=${EVENTS_LIMIT}`),
-      api(`/api/alerts?limit=${ALERTS_LIMIT}`),
-    ]);
-    renderEvents(events);
+    const label = eventLabel;
+    const [events, alerts] = await Promise.all([api(eventsPath(label)), api(`/api/alerts?limit=${ALERTS_LIMIT}`)]);
+    if (label === eventLabel) renderEvents(events);
     renderAlerts(alerts);
   }
 
