@@ -93,14 +93,18 @@ def _merge(boxes: list[Box], overlap: float, limit: float | None) -> list[Box]:
     return merged
 
 
-def to_frame(detections: Sequence[Detection], region: Box, frame_size: tuple[int, int]) -> list[Detection]:
+def to_frame(
+    detections: Sequence[Detection], region: Box, frame_size: tuple[int, int], *, scale: float = 1.0
+) -> list[Detection]:
     """Boxes found in a crop → pixels of the full frame (clipped to it: a padded crop's
-    boxes may reach into the padding). Boxes wholly in the padding are dropped."""
+    boxes may reach into the padding). Boxes wholly in the padding are dropped. `scale`:
+    region pixels per crop pixel, for a crop that was shrunk before it was padded."""
     dx, dy = region.x1, region.y1
     width, height = frame_size
     out = []
     for d in detections:
-        box = Box(d.box.x1 + dx, d.box.y1 + dy, d.box.x2 + dx, d.box.y2 + dy).clip(width, height)
+        b = d.box
+        box = Box(b.x1 * scale + dx, b.y1 * scale + dy, b.x2 * scale + dx, b.y2 * scale + dy).clip(width, height)
         if box.area > 0:
             out.append(Detection(d.label, d.score, box))
     return out

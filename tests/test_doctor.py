@@ -87,10 +87,10 @@ def test_the_demo_config_is_healthy_here_and_the_json_matches_the_contract(
         assert set(check) == {"name", "status", "summary", "details"}
         assert check["status"] in ("ok", "warn", "skip") and isinstance(check["summary"], str)
     assert checks["runtime"]["status"] == "ok" and checks["runtime"]["summary"].startswith("ai_edge_litert 2.")
-    assert checks["runtime"]["details"]["loads"] == "person_ssdlite_uint8.tflite"
+    assert checks["runtime"]["details"]["loads"] == "coco_nanodet_int8.tflite"
     assert checks["libedgetpu"]["status"] == "skip"  # the demo runs on the CPU: nothing to install
     assert checks["models"]["status"] == "ok"
-    assert checks["models"]["details"]["selected"] == {"cpu": "person:cpu (sha256 ok)"}
+    assert checks["models"]["details"]["selected"] == {"cpu": "coco:cpu (sha256 ok)"}
     assert checks["models"]["details"]["files"]["coco:edgetpu"] == "not installed"
     assert checks["camera:demo"]["status"] == "ok" and checks["camera:demo"]["details"]["resolution"] == "1280x720"
     assert checks["broker"]["status"] == "skip"

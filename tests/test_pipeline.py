@@ -7,13 +7,15 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+import pytest
 
 from app.config import CameraConfig
 from app.detect.base import Image
 from app.detect.engine import TfliteDetector
 from app.domain import Box, Detection, Detections, Frame
 from app.objects import ObjectFilter
-from app.pipeline import CameraPipeline
+from app.pipeline import CameraPipeline, _crop
+from app.regions import to_frame, whole_frame
 from tests.conftest import photo
 
 
@@ -75,3 +77,18 @@ def test_the_default_filter_tracks_the_home_classes_only() -> None:
     pipeline = CameraPipeline("yard", CameraConfig(source="x.mp4"), detect, 300)
     result = pipeline.process(Frame("yard", 1, np.zeros((300, 300, 3), np.uint8), 0.0, 0.0))
     assert [d.label for d in result.detections] == ["dog"]
+
+
+def test_a_crop_past_the_frame_is_shrunk_then_padded_and_its_boxes_map_back() -> None:
+    frame = np.full((720, 1280, 3), 200, np.uint8)
+    frame[100:200, 300:500] = 10
+    (region,) = whole_frame((1280, 720))
+    crop = _crop(frame, region, 416)
+    assert crop.shape == (416, 416, 3)
+    assert tuple(crop[0, 0]) == (114, 114, 114) and tuple(crop[208, 208]) == (200, 200, 200)  # padding, frame
+    scale = region.width / crop.shape[1]
+    # the dark patch as the detector would report it in the crop's pixels
+    found = Detection("car", 0.9, Box(300 / scale, 380 / scale, 500 / scale, 480 / scale))
+    (back,) = to_frame([found], region, (1280, 720), scale=scale)
+    assert (back.box.x1, back.box.y1, back.box.x2, back.box.y2) == pytest.approx((300, 100, 500, 200))
+    assert tuple(crop[round((150 + 280) / scale), round(400 / scale)]) == (10, 10, 10)  # the patch's centre

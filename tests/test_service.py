@@ -69,9 +69,12 @@ def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
     person_clip: ClipInfo,
     empty_clip: ClipInfo,
     rtsp_cameras: Callable[..., RtspCamera],
-    detector: TfliteDetector,
+    person_detector: TfliteDetector,
     evidence: Store,
 ) -> None:
+    """With the person SSD: on this clip the COCO NanoDet loses her for over 2 s mid-walk
+    (scores 0.3-0.5 once the light fades) and she comes back as a second track."""
+    detector = person_detector
     assert person_clip.annexb is not None and empty_clip.annexb is not None
     walk, still = rtsp_cameras(person_clip.annexb), rtsp_cameras(empty_clip.annexb)
     recorder = Recorder()

@@ -71,7 +71,7 @@ def test_auto_runs_on_the_cpu_and_says_why(
         assert det.info.backend == "cpu"
         assert det.info.note is not None and det.info.note.endswith("running on the CPU")
         assert any("running on the CPU" in r.getMessage() for r in caplog.records)
-        assert any(d.label == "person" and d.score >= 0.8 for d in det.detect(photo("astronaut")).items)
+        assert any(d.label == "person" and d.score >= 0.6 for d in det.detect(photo("astronaut")).items)
     finally:
         det.close()
 
