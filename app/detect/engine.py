@@ -123,7 +123,7 @@ def _decoder(spec: ModelSpec, model: TfliteModel, input_size: tuple[int, int]) -
         indices = [i for head in layout.heads for i in (head.scores, head.boxes)]
 
         def decode_nanodet(m: TfliteModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
-            raw = {i: m.output(i) for i in indices}
+            raw = {i: m.output_view(i) for i in indices}  # decoded before the next invoke
             return nanodet.decode(raw, layout, labels=labels, min_score=min_score, width=width, height=height)
 
         return decode_nanodet

@@ -32,8 +32,10 @@ class InputSpec:
     lut: npt.NDArray[Any] | None
     order: ChannelOrder = "rgb"
     layout: Layout = "nhwc"
-    # NCHW: the tensor the planes are written into (reused: the interpreter copies it)
+    # NCHW: the tensor the planes are written into (reused: the interpreter copies it), and
+    # each channel's table as one contiguous array (8-bit tables as uint8 bytes)
     buffer: npt.NDArray[Any] | None = field(default=None, compare=False, repr=False)
+    plane_luts: tuple[npt.NDArray[Any], ...] = field(default=(), compare=False, repr=False)
 
 
 def make_input_spec(
@@ -68,7 +70,11 @@ def make_input_spec(
     else:
         raise ModelError(f"unsupported input type {dtype}")
     buffer = np.zeros((1, 3, height, width), dtype) if layout == "nchw" else None
-    return InputSpec(width, height, dtype, lut, order, layout, buffer)
+    plane_luts: tuple[npt.NDArray[Any], ...] = ()
+    if lut is not None:
+        as_bytes = lut.view(np.uint8) if lut.dtype == np.int8 else lut
+        plane_luts = tuple(np.ascontiguousarray(as_bytes[:, c]) for c in range(3))
+    return InputSpec(width, height, dtype, lut, order, layout, buffer, plane_luts)
 
 
 def _per_channel(value: float | tuple[float, ...], what: str) -> tuple[float, float, float]:
@@ -99,15 +105,23 @@ def prepare(image: Image, spec: InputSpec) -> npt.NDArray[Any]:
 
 
 def _planes(resized: Image, spec: InputSpec) -> npt.NDArray[Any]:
-    """One lookup per channel, each writing its plane of the NCHW tensor in place."""
+    """Split into the NCHW tensor's planes, then one lookup per plane, in place.
+
+    8-bit inputs: the planes are uint8 views of the tensor (int8 bytes are looked up as
+    uint8) and every step writes where it reads — ~3x faster than handing OpenCV fresh
+    views as `dst`, which it fills through a temporary. Float inputs look up into the
+    tensor from split uint8 planes."""
     out = spec.buffer
     assert out is not None
     lut = spec.lut
+    if out.dtype != np.float32:
+        planes = [out[0, c].view(np.uint8) for c in range(3)]
+        cv2.split(resized, planes)
+        if lut is not None:
+            for c, plane in enumerate(planes):
+                cv2.LUT(plane, spec.plane_luts[c], dst=plane)
+        return out
+    assert lut is not None
     for c, plane in enumerate(cv2.split(resized)):
-        if lut is None:
-            out[0, c] = plane
-        elif lut.dtype == np.int8:
-            cv2.LUT(plane, np.ascontiguousarray(lut[:, c]).view(np.uint8), dst=out[0, c].view(np.uint8))
-        else:
-            cv2.LUT(plane, np.ascontiguousarray(lut[:, c]), dst=out[0, c])
+        out[0, c] = cv2.LUT(plane, spec.plane_luts[c])
     return out

@@ -162,6 +162,11 @@ class TfliteModel:
     def output(self, index: int) -> npt.NDArray[Any]:
         return np.asarray(self._interp.get_tensor(index))
 
+    def output_view(self, index: int) -> npt.NDArray[Any]:
+        """The output tensor in place, no copy: valid only until the next run(); read it
+        and let go (the NanoDet decoder scans 440 KB of scores per frame this way)."""
+        return np.asarray(self._interp.tensor(index)())
+
     def close(self) -> None:
         self._interp = None
         self._delegate = None
