@@ -22,23 +22,11 @@ import pytest
 from app.demo.clip import ClipInfo, synthesize, truth_path
 from app.detect.engine import TfliteDetector
 from app.domain import Box
+from tests.support.clips import decode
 from tests.support.rtsp import RtspCamera, RtspServerError, open_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 Image = npt.NDArray[np.uint8]
-
-
-def decode(path: Path) -> list[Image]:
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"OpenCV cannot open {path}"
-    frames: list[Image] = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(np.asarray(frame, dtype=np.uint8))
-    cap.release()
-    return frames
 
 
 def people(detector: TfliteDetector, image: Image) -> list[tuple[float, Box]]:

@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,11 +117,11 @@ def test_an_arriving_vehicle_live_alert_counts_and_discovery(
         service = Service(config, detector, store)
         service.start()
         try:
-            seen = collect(sub, until=f"{prefix}/alerts", timeout=40)
+            seen = sub.collect(until=f"{prefix}/alerts", timeout=40)
             alert = json.loads(seen[-1][1])
             assert wait_until(lambda: service.status().cameras[0].objects != (), 10)
             objects = dict(service.status().cameras[0].objects)
-            seen += collect(sub, until=None, timeout=3.0)
+            seen += sub.collect(until=None, timeout=3.0)
         finally:
             service.stop()
         events = store.events(camera="drive", limit=10)
@@ -138,19 +136,3 @@ def test_an_arriving_vehicle_live_alert_counts_and_discovery(
     for label in ("person", "car", "truck", "motorcycle", "dog", "cat"):
         assert any(f"count_drive__{label}" in t for t in discovered), (label, sorted(discovered))
     assert [e.label for e in events if e.label in VEHICLES] == [alert["label"]]
-
-
-def collect(sub: Any, until: str | None, timeout: float) -> list[tuple[str, bytes]]:
-    """Every message (topic, payload) in arrival order, up to the first on `until` (or for `timeout`)."""
-    out: list[tuple[str, bytes]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            topic, payload, _ = sub.messages.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        out.append((topic, payload))
-        if topic == until:
-            return out
-    assert until is None, f"nothing on {until} within {timeout} s"
-    return out

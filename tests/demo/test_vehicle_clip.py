@@ -21,6 +21,7 @@ from app.demo.clip import ClipInfo, cut_out_motorcycle, synthesize, truth_path
 from app.detect import Detector, ModelStore, open_detector
 from app.domain import Box
 from app.labels import GROUPS
+from tests.support.clips import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 Image = npt.NDArray[np.uint8]
@@ -28,19 +29,6 @@ Image = npt.NDArray[np.uint8]
 VEHICLES = GROUPS["vehicle"]
 FLOOR = 0.4  # the tracker's default floor for a vehicle class (app.objects): weaker ones are dropped
 CONFIRM = 0.55  # the default median score that confirms a motorcycle track (app.objects)
-
-
-def decode(path: Path) -> list[Image]:
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"OpenCV cannot open {path}"
-    frames: list[Image] = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(np.asarray(frame, dtype=np.uint8))
-    cap.release()
-    return frames
 
 
 def parked_frames(clip: ClipInfo) -> list[int]:

@@ -61,6 +61,21 @@ class Subscriber:
                 return payload, retained
         raise AssertionError(f"nothing on {topic} within {timeout} s")
 
+    def collect(self, until: str | None, timeout: float) -> list[tuple[str, bytes]]:
+        """Every message (topic, payload) in arrival order, up to the first on `until` (or for `timeout`)."""
+        out: list[tuple[str, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                got, payload, _ = self.messages.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            out.append((got, payload))
+            if got == until:
+                return out
+        assert until is None, f"nothing on {until} within {timeout} s"
+        return out
+
     def drain(self, topic: str, wait: float = 0.5) -> list[bytes]:
         out = []
         deadline = time.monotonic() + wait

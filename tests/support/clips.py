@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from app.demo.clip import ClipInfo, make_clip
@@ -40,3 +43,17 @@ def vehicle_clip(clip_dir: Path) -> ClipInfo:
     right of centre by 5.5 s, then stands there to the end (the last 45% of the frames); light
     fades mid-clip. `boxes[-1]` is where it is parked."""
     return make_clip(clip_dir / "vehicle.mp4", kind="vehicle", seconds=10.0, annexb=clip_dir / "vehicle.h264")
+
+
+def decode(path: Path) -> list[npt.NDArray[np.uint8]]:
+    """Every frame of a clip as OpenCV decodes it (BGR)."""
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"OpenCV cannot open {path}"
+    frames: list[npt.NDArray[np.uint8]] = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(np.asarray(frame, dtype=np.uint8))
+    cap.release()
+    return frames
