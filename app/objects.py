@@ -26,7 +26,7 @@ from app.domain import Detection
 from app.labels import GROUPS, expand
 
 if TYPE_CHECKING:
-    from app.config.schema import Config
+    from app.config.schema import Config, ObjectsConfig
 
 # What a home camera follows unless `objects.track` says otherwise.
 DEFAULT_TRACK: tuple[str, ...] = (
@@ -77,6 +77,11 @@ def class_limits(label: str) -> Limits:
 Overrides = Mapping[str, tuple[float | None, float | None]]
 
 
+def overrides_of(section: ObjectsConfig) -> dict[str, tuple[float | None, float | None]]:
+    """The `objects.filters` section as `Overrides`."""
+    return {name: (f.min_score, f.threshold) for name, f in section.filters.items()}
+
+
 def explicit_limits(label: str, overrides: Overrides) -> tuple[float | None, float | None]:
     """What the config sets for `label`, field by field: its own entry, else its group's."""
     own = overrides.get(label, (None, None))
@@ -120,8 +125,7 @@ class ObjectFilter:
     @classmethod
     def from_config(cls, config: Config) -> ObjectFilter:
         section = config.objects
-        overrides = {name: (f.min_score, f.threshold) for name, f in section.filters.items()}
-        return cls.build(section.track, overrides, (rule.objects for rule in config.rules))
+        return cls.build(section.track, overrides_of(section), (rule.objects for rule in config.rules))
 
     @classmethod
     def default(cls) -> ObjectFilter:

@@ -43,10 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.domain import Box, Detection, Track
-from app.labels import GROUPS
-
-# Labels that may stand for the same object share a key; other labels are their own key.
-_MATCH_KEY: dict[str, str] = {label: f"group:{group}" for group, labels in GROUPS.items() for label in labels}
+from app.labels import kind
 
 _SMOOTHING = 0.5  # weight of the newest motion measurement in the velocity average
 _TAU = 2.0  # s, damping time of the constant-velocity prediction
@@ -62,10 +59,6 @@ _SCORE_WINDOW = 10  # matches whose median decides confirmation
 
 # (x1, y1, x2, y2, cx, cy, w, h): plain floats, the inner loop builds no objects
 _Geom = tuple[float, float, float, float, float, float, float, float]
-
-
-def _match_key(label: str) -> str:
-    return _MATCH_KEY.get(label, label)
 
 
 def _geom(cx: float, cy: float, w: float, h: float) -> _Geom:
@@ -296,7 +289,7 @@ class Tracker:
             elif state.confirmed:  # unconfirmed ones were never announced: they vanish silently
                 ended.append(state.track())
 
-        dets = [_Det(d, _box_geom(d.box), _match_key(d.label)) for d in detections]
+        dets = [_Det(d, _box_geom(d.box), kind(d.label)) for d in detections]
         preds = [s.predict(now) for s in live]
         track_taken = [False] * len(live)
         det_taken = [False] * len(dets)
@@ -308,12 +301,11 @@ class Tracker:
 
         # What is left starts new tracks, except the other visible part of a still object that
         # a passer-by cuts in two (the parked car on both sides of them): that is not a second car.
-        standing = [s.anchor for s in live if now - s.anchor_since >= _STILL_FOR_HIDING and s.last_seen == now]
-        keys = [s.key for s in live if now - s.anchor_since >= _STILL_FOR_HIDING and s.last_seen == now]
+        standing = [(s.key, s.anchor) for s in live if s.last_seen == now and now - s.anchor_since >= _STILL_FOR_HIDING]
         for di, det in enumerate(dets):
             if det_taken[di]:
                 continue
-            if any(k == det.key and _part_of(det.geom, a) for k, a in zip(keys, standing, strict=True)):
+            if any(k == det.key and _part_of(det.geom, a) for k, a in standing):
                 continue
             live.append(_State(f"{self._camera}-{self._next_id}", det, now, self._rules))
             self._next_id += 1

@@ -54,15 +54,7 @@ DEFAULTS = {
 
 
 def replay(tmp_path: Path, clip: Path, **overrides: str) -> list[dict[str, Any]]:
-    values = {
-        "mode": "away",
-        "zone": "right",
-        "dwell": "1s",
-        "cooldown": "60s",
-        "schedule": "",
-        "detector": "{type: cpu}",
-    }
-    values |= overrides
+    values = DEFAULTS | overrides
     config = tmp_path / "edgewatch.yaml"
     config.write_text(CONFIG.format(clip=clip, **values))
     result = subprocess.run(

@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 from app.config.schema import Config
 from app.config.yamlpos import Issue, Mark, Path, Positions, YamlError, format_path, load
 from app.labels import COCO_LABELS, GROUPS
-from app.objects import explicit_limits
+from app.objects import explicit_limits, overrides_of
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -110,7 +110,7 @@ def _check_objects(config: Config, known_labels: set[str]) -> list[tuple[Path, s
         for name in section.filters:
             if name not in known_labels:
                 problems.append((("objects", "filters", name), _unknown("object", name, known_labels)))
-    overrides = {name: (f.min_score, f.threshold) for name, f in section.filters.items()}
+    overrides = overrides_of(section)
     for name in section.filters:
         if name in GROUPS:
             continue

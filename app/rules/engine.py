@@ -242,6 +242,8 @@ class RuleEngine:
         cam.tracks = states
         armed = self._armed(cam, now)
         cam.park(armed)
+        if cam.spots:
+            cam.spots = [s for s in cam.spots if s.until >= now]
         live = [i for i, a in enumerate(armed) if a]
 
         alerts: list[Alert] = []
@@ -319,7 +321,6 @@ def _parking(cam: _Camera, track: Track, state: _TrackState, now: float) -> Lite
     spots up to date (see the module doc)."""
     if track.origin is None:
         return "free"  # no history (a track not from our tracker): nothing to judge by
-    cam.spots = [s for s in cam.spots if s.until >= now]
     if not state.placed:
         state.placed = True
         origin = track.origin
