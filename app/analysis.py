@@ -40,5 +40,9 @@ class CameraAnalysis:
             )
         return Outcome(result, tuple(changes), tuple(alerts))
 
+    def event_ids(self) -> dict[str, str]:
+        """Open events by track id."""
+        return self._events.event_ids()
+
     def close(self, frame: Frame) -> tuple[EventChange, ...]:
         return tuple(self._events.close(frame))

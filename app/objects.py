@@ -42,6 +42,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits(min_score=0.4, threshold=0.55)
+# How far under its class's min_score a detection is still kept as weak evidence: a confirmed
+# person scoring 0.3 for a second is still that person (ByteTrack's second stage).
+WEAK_MARGIN = 0.15
 
 # The default per-class table, (min_score, threshold); every class not listed uses
 # DEFAULT_LIMITS. NanoDet scores true objects 0.5-0.8 (a clear person 0.73, a motorcycle
@@ -143,8 +146,34 @@ class ObjectFilter:
 
     @property
     def floor(self) -> float:
-        """The lowest min_score of any tracked class: what the detector is asked for."""
+        """The lowest min_score of any tracked class."""
         return min((lim.min_score for lim in self._limits.values()), default=DEFAULT_LIMITS.min_score)
+
+    @property
+    def low_floor(self) -> float:
+        """What the detector is asked for: `floor` less `WEAK_MARGIN` (see `split`)."""
+        return max(self.floor - WEAK_MARGIN, 0.05)
+
+    def is_strong(self, detection: Detection) -> bool:
+        """A tracked class at or above its own min_score."""
+        limits = self._limits.get(detection.label)
+        return limits is not None and detection.score >= limits.min_score
+
+    def split(self, detections: Iterable[Detection]) -> tuple[list[Detection], list[Detection]]:
+        """Tracked classes only: (at or above their min_score, at most `WEAK_MARGIN` below it).
+        The weak ones may only continue an object already confirmed (app.track), never start one."""
+        strong: list[Detection] = []
+        weak: list[Detection] = []
+        limits = self._limits
+        for d in detections:
+            lim = limits.get(d.label)
+            if lim is None:
+                continue
+            if d.score >= lim.min_score:
+                strong.append(d)
+            elif d.score >= lim.min_score - WEAK_MARGIN:
+                weak.append(d)
+        return strong, weak
 
     def keep(self, detections: Iterable[Detection]) -> tuple[Detection, ...]:
         """Tracked classes at or above their own min_score, in order."""

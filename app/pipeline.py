@@ -6,8 +6,15 @@ replay exercises exactly what runs in production. Time comes from the frame
 (`Frame.monotonic`), never from a clock read here.
 
 The `ObjectFilter` (app.objects) decides what is an object here: the detector is asked
-for everything above the lowest class floor, then only tracked classes at their own
-`min_score` reach the tracker, which confirms each track at its class's `threshold`.
+for everything above the lowest class floor less a margin; tracked classes at their own
+`min_score` reach the tracker as detections, those a little below it as weak detections
+that may only continue a confirmed track (a person whose score dips for a second), and the
+tracker confirms each track at its class's `threshold`.
+
+A crop can cut an object: a detection touching an inner edge of its crop (an edge inside
+the frame) that no known object explains is looked at again on a square grown to hold it
+(Frigate's approach), at most `MAX_RELOOKS` a frame; then duplicates across crops are
+merged per group, the whole box winning over its parts.
 """
 
 from __future__ import annotations
@@ -21,13 +28,19 @@ import numpy as np
 from app.config import CameraConfig
 from app.detect.base import Image
 from app.domain import Box, Detection, Detections, Frame, Track
+from app.labels import kind
 from app.motion import MotionDetector
 from app.objects import ObjectFilter
-from app.regions import regions_for, suppress_duplicates, to_frame, whole_frame
+from app.regions import cut_by, grown_around, regions_for, suppress_duplicates, to_frame, whole_frame
 from app.track import Tracker
 
 # Runs the detector on crops; None when it could not (stopped, failed, timed out).
 DetectFn = Callable[[Sequence[Image], float], list[Detections] | None]
+
+MAX_RELOOKS = 2  # crops grown around cut detections, per frame
+# A confirmed object counts as in view while seen this recently (a passer-by may hide it for a
+# moment), or while it stands still (a parked car behind a passer-by is still there).
+IN_VIEW_FOR = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,26 @@ class FrameResult:
     tracks: tuple[Track, ...]
     ended: tuple[Track, ...]
     detector_ok: bool  # False when detection was needed but the detector gave nothing
+    weak: tuple[Detection, ...] = ()  # tracked classes a little under their min_score (see the module doc)
+
+    @property
+    def considered(self) -> tuple[Detection, ...]:
+        """Everything the tracker was given on this frame."""
+        return self.detections + self.weak
+
+    def in_view(self) -> tuple[Track, ...]:
+        """The objects in front of the camera now: confirmed tracks seen within `IN_VIEW_FOR`,
+        or standing still. What counts, boxes and snapshots show."""
+        now = self.frame.monotonic
+        return tuple(t for t in self.tracks if t.confirmed and (t.stationary or now - t.last_seen <= IN_VIEW_FOR))
+
+
+def object_counts(result: FrameResult) -> tuple[tuple[str, int], ...]:
+    """Objects in view per label, most first: one number for the dashboard, MQTT, HA and the API."""
+    counts: dict[str, int] = {}
+    for track in result.in_view():
+        counts[track.label] = counts.get(track.label, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 class CameraPipeline:
@@ -85,22 +118,75 @@ class CameraPipeline:
         if regions == self._whole:
             self._last_full_frame = now
         if not regions:
-            update = self._tracker.update((), now)
+            update = self._tracker.update((), now, frame_size=size, motion=motion.boxes)
             return FrameResult(frame, motion.boxes, (), (), update.tracks, update.ended, True)
-        crops = [_crop(frame.image, r, self._model_size) for r in regions]
-        results = self._detect(crops, self._objects.floor)
-        if results is None:  # no evidence either way: leave the tracks as they are
+        looked = self._look(frame.image, regions, size, now)
+        if looked is None:  # no evidence either way: leave the tracks as they are
             return FrameResult(frame, motion.boxes, regions, (), (), (), False)
+        regions, found, cut = looked
         # Filter first: an untracked class or a detection under its class's floor must not
         # suppress a kept one (duplicates are merged within a group: car/truck/bus).
+        strong, below = self._objects.split(found)
+        detections = tuple(suppress_duplicates(strong, cut=cut))
+        weak = tuple(d for d in suppress_duplicates(below) if not any(_same(d, s) for s in detections))
+        update = self._tracker.update(detections, now, weak=weak, frame_size=size, motion=motion.boxes)
+        return FrameResult(frame, motion.boxes, regions, detections, update.tracks, update.ended, True, weak)
+
+    def _look(
+        self, image: Image, regions: tuple[Box, ...], size: tuple[int, int], now: float
+    ) -> tuple[tuple[Box, ...], list[Detection], set[Detection]] | None:
+        """Detect in the regions, and again around detections a crop cut that no known object
+        explains. Returns the regions looked at, what was found (frame pixels) and which of it
+        a crop's inner edge cut."""
+        crops = [_crop(image, r, self._model_size) for r in regions]
+        results = self._detect(crops, self._objects.low_floor)
+        if results is None:
+            return None
         found = [
-            d
+            to_frame(r.items, region, size, scale=region.width / crop.shape[1])
             for region, crop, r in zip(regions, crops, results, strict=True)
-            for d in to_frame(r.items, region, size, scale=region.width / crop.shape[1])
         ]
-        detections = tuple(suppress_duplicates(self._objects.keep(found)))
-        update = self._tracker.update(detections, now)
-        return FrameResult(frame, motion.boxes, regions, detections, update.tracks, update.ended, True)
+        known = self._tracker.predicted_boxes(now)
+        again: list[Box] = []
+        cut: set[Detection] = set()
+        for region, dets in zip(regions, found, strict=True):
+            for det in dets:
+                if not self._objects.is_strong(det) or not cut_by(det.box, region, size):
+                    continue
+                cut.add(det)
+                if len(again) >= MAX_RELOOKS:
+                    continue
+                if any(_inside(det.box, k) for k in known) or any(_inside(det.box, a) for a in again):
+                    continue  # a part of an object we follow (or are about to look at whole)
+                grown = grown_around(det.box, region, size, self._model_size)
+                if grown is not None and grown not in regions and grown not in again:
+                    again.append(grown)
+        flat = [d for dets in found for d in dets]
+        if not again:
+            return regions, flat, cut
+        crops = [_crop(image, r, self._model_size) for r in again]
+        more = self._detect(crops, self._objects.low_floor)
+        if more is None:
+            return regions, flat, cut
+        for region, crop, r in zip(again, crops, more, strict=True):
+            for det in to_frame(r.items, region, size, scale=region.width / crop.shape[1]):
+                flat.append(det)
+                if cut_by(det.box, region, size):
+                    cut.add(det)
+        return (*regions, *again), flat, cut
+
+
+def _inside(box: Box, where: Box) -> bool:
+    """Does `box` lie (mostly) inside `where`?"""
+    inter = Box(max(box.x1, where.x1), max(box.y1, where.y1), min(box.x2, where.x2), min(box.y2, where.y2)).area
+    return box.area > 0 and inter >= 0.85 * box.area
+
+
+def _same(weak: Detection, strong: Detection) -> bool:
+    """Is a weak detection only a worse box of a kept one (same group, overlapping or inside)?"""
+    return kind(weak.label) == kind(strong.label) and (
+        weak.box.iou(strong.box) >= 0.5 or _inside(weak.box, strong.box) or _inside(strong.box, weak.box)
+    )
 
 
 PAD_VALUE = 114  # mid grey: about what the models subtract as their mean, so "nothing there"

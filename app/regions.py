@@ -13,7 +13,7 @@ periodic look at everything: one square around the whole frame, padded, undistor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from app.domain import Box, Detection
 from app.labels import kind
@@ -110,17 +110,54 @@ def to_frame(
     return out
 
 
-def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5, contained: float = 0.8) -> list[Detection]:
+def suppress_duplicates(
+    detections: Sequence[Detection], iou: float = 0.5, contained: float = 0.8, *, cut: Collection[Detection] = ()
+) -> list[Detection]:
     """NMS per kind of object across regions: one object seen in two overlapping crops counts
     once, and so does one van called a car here and a truck there (labels of one group in
     `app.labels.GROUPS`: two tracks for one vehicle would double its count and could alert).
-    A box mostly inside a better one of the same kind is a part of it (a crop edge cut the
-    object in two), not a second object."""
+    A box mostly inside another of the same kind is a part of it, not a second object: the
+    better one is kept, except that a part a crop cut (in `cut`) gives way to the whole box
+    (which keeps the better label and score)."""
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
-        if all(kind(k.label) != kind(det.label) or not _same_object(k.box, det.box, iou, contained) for k in kept):
+        for i, k in enumerate(kept):
+            if kind(k.label) == kind(det.label) and _same_object(k.box, det.box, iou, contained):
+                if k in cut and det.box.area > k.box.area and _covers(det.box, k.box, contained):
+                    kept[i] = Detection(k.label, k.score, det.box)  # k was a part of det
+                break
+        else:
             kept.append(det)
     return kept
+
+
+def cut_by(box: Box, region: Box, frame_size: tuple[int, int], *, tolerance: float = 0.01) -> bool:
+    """Does `box`, found in `region`, touch one of the region's edges that lie inside the frame?
+    Then the crop may have cut the object there (an edge of the frame cuts nothing we could see)."""
+    width, height = frame_size
+    tol = max(2.0, tolerance * max(region.width, region.height))
+    return (
+        (region.x1 > 0 and box.x1 - region.x1 <= tol)
+        or (region.y1 > 0 and box.y1 - region.y1 <= tol)
+        or (region.x2 < width and region.x2 - box.x2 <= tol)
+        or (region.y2 < height and region.y2 - box.y2 <= tol)
+    )
+
+
+def grown_around(box: Box, region: Box, frame_size: tuple[int, int], model_size: int) -> Box | None:
+    """A square that holds `box` (cut by `region`'s edge) with room on every side: twice its
+    longer side, at least the model's size. None when that would be no larger than `region`
+    (there is nothing more to see from here)."""
+    side = max(float(model_size), 2.0 * max(box.width, box.height))
+    grown = _square(box, frame_size, side)
+    if grown.width <= region.width and _covers(region, grown, 0.99):
+        return None
+    return grown
+
+
+def _covers(big: Box, small: Box, fraction: float) -> bool:
+    inter = Box(max(big.x1, small.x1), max(big.y1, small.y1), min(big.x2, small.x2), min(big.y2, small.y2)).area
+    return small.area > 0 and inter >= fraction * small.area
 
 
 def _same_object(a: Box, b: Box, iou: float, contained: float) -> bool:

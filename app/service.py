@@ -23,7 +23,7 @@ from app.domain import Detections, Frame, Track
 from app.evidence import Evidence
 from app.metrics import Metrics
 from app.objects import ObjectFilter
-from app.pipeline import CameraPipeline, DetectFn
+from app.pipeline import CameraPipeline, DetectFn, object_counts
 from app.publish.bridge import MqttBridge
 from app.rules import RuleEngine, zones_for_camera
 from app.runner import CameraRunner, Listener
@@ -37,6 +37,7 @@ RETENTION_EVERY_S = 60.0  # max_mb then holds within a minute of snapshots (2-5 
 MODE_KEY = "mode"
 STUCK_AFTER_S = 30.0  # a detect call or pipeline turn this long is wedged (detect timeout: 10 s)
 LATEST_LAG_S = 2.0  # older analysed frames are stale: show the live one without boxes
+CAMERA_STOP_S = 5.0  # stopping: how long the capture threads, together, may take to let go of their sources
 
 
 class Service:
@@ -123,7 +124,7 @@ class Service:
         if outcome is not None and runner.enabled:
             analysed = outcome.result.frame
             if fresh is None or fresh.monotonic - analysed.monotonic < LATEST_LAG_S:
-                return analysed, outcome.result.tracks
+                return analysed, outcome.result.in_view()
         return None if fresh is None else (fresh, ())
 
     def health(self) -> Health:
@@ -180,9 +181,17 @@ class Service:
         self._watchdog.start()
 
     def stop(self) -> None:
+        """Stops every part, in reverse flow order. Every camera is told to stop before any is
+        waited for, and all are waited for against one deadline: a capture thread inside a
+        blocking open or read (OpenCV's timeouts, app/capture/opencv.py) then costs one timeout
+        however many cameras there are, and one that outlasts the deadline is a daemon thread
+        that ends with the process."""
         self._watchdog_stop.set()
         for runner in self.runners.values():
-            runner.camera.stop()
+            runner.camera.stop(timeout=0.0)
+        deadline = time.monotonic() + CAMERA_STOP_S
+        for runner in self.runners.values():
+            runner.camera.stop(timeout=max(0.0, deadline - time.monotonic()))
             runner.stop()
         for worker in self._workers:
             worker.stop()
@@ -266,15 +275,9 @@ class Service:
 
 
 def _object_counts(runner: CameraRunner) -> tuple[tuple[str, int], ...]:
-    """Confirmed live tracks per label on the camera's latest analysed frame, most first."""
+    """Objects in view per label on the camera's latest analysed frame, most first."""
     outcome = runner.latest()
-    if outcome is None:
-        return ()
-    counts: dict[str, int] = {}
-    for track in outcome.result.tracks:
-        if track.confirmed:
-            counts[track.label] = counts.get(track.label, 0) + 1
-    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return () if outcome is None else object_counts(outcome.result)
 
 
 def _enabled_key(camera: str) -> str:

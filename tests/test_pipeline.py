@@ -13,7 +13,7 @@ from app.config import CameraConfig
 from app.detect.base import Image
 from app.detect.engine import TfliteDetector
 from app.domain import Box, Detection, Detections, Frame
-from app.objects import ObjectFilter
+from app.objects import WEAK_MARGIN, ObjectFilter
 from app.pipeline import CameraPipeline, _crop
 from app.regions import to_frame, whole_frame
 from tests.conftest import photo
@@ -39,12 +39,14 @@ def test_a_camera_that_comes_back_at_another_resolution_keeps_being_analysed(det
 
 
 def test_the_object_filter_decides_what_is_asked_for_kept_and_confirmed() -> None:
-    """A scripted detector: the pipeline asks it for the lowest class floor, keeps tracked classes
-    at their own min_score, and confirms each track at its own class's threshold."""
+    """A scripted detector: the pipeline asks it for the lowest class floor less the weak margin,
+    keeps tracked classes at their own min_score (those a little under it apart, as weak), and
+    confirms each track at its own class's threshold. The person walks (something that never
+    moves needs more, see test_track); the rest stands."""
     objects = ObjectFilter.build(["person", "bird", "car"], {"person": (0.3, 0.55)})
     asked: list[float] = []
-    found = (
-        Detection("person", 0.6, Box(20, 40, 80, 200)),
+    calls = 0
+    rest = (
         Detection("bird", 0.6, Box(200, 20, 230, 40)),  # over bird's floor (0.5), under its threshold (0.7)
         Detection("bird", 0.45, Box(150, 250, 170, 270)),  # under bird's floor: dropped
         Detection("chair", 0.95, Box(100, 200, 160, 290)),  # not tracked
@@ -56,15 +58,19 @@ def test_the_object_filter_decides_what_is_asked_for_kept_and_confirmed() -> Non
     )
 
     def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
+        nonlocal calls
         asked.append(min_score)
-        return [Detections(found, 1.0) for _ in images]
+        calls += 1
+        walker = Detection("person", 0.6, Box(20 + 12 * calls, 40, 80 + 12 * calls, 200))
+        return [Detections((walker, *rest), 1.0) for _ in images]
 
     pipeline = CameraPipeline("yard", CameraConfig(source="x.mp4"), detect, 300, objects=objects, full_frame_every=0)
     image = np.zeros((300, 300, 3), np.uint8)
     for i in range(5):
         result = pipeline.process(Frame("yard", i + 1, image, float(i), i * 0.2))
-    assert set(asked) == {0.3}  # person's configured floor, the lowest
+    assert asked and all(a == pytest.approx(0.3 - WEAK_MARGIN) for a in asked)  # the lowest floor less the margin
     assert sorted((d.label, d.score) for d in result.detections) == [("bird", 0.6), ("car", 0.5), ("person", 0.6)]
+    assert sorted((d.label, d.score) for d in result.weak) == [("bird", 0.45), ("car", 0.35)]
     # person: 0.6 >= 0.55; bird: 0.6 < 0.7; car: 0.5 < 0.55
     assert {t.label: t.confirmed for t in result.tracks} == {"person": True, "bird": False, "car": False}
 

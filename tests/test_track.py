@@ -66,9 +66,9 @@ def test_person_walking_across_keeps_one_id(step: float, missed: tuple[int, ...]
     assert person.confirmed and not person.stationary
     assert person.first_seen == 0.0
 
-    # Gone from view: it ends once, after max_age, with its last state.
+    # Gone from view: it ends once, after confirmed_max_age (4 s), with its last state.
     ended: list[Track] = []
-    while t < person.last_seen + 3.0:
+    while t < person.last_seen + 4.5:
         t += DT
         ended += tracker.update([], t).ended
     assert [e.id for e in ended] == ["front-1"]
@@ -178,7 +178,7 @@ def test_default_min_hits_is_three() -> None:
 
 
 def test_track_ends_after_max_age_and_is_reported_once() -> None:
-    tracker = Tracker("front", max_age=2.0)
+    tracker = Tracker("front", max_age=2.0, confirmed_max_age=2.0)
     for i in range(5):  # seen at 0.0 .. 1.0
         last = only(tracker.update([det("person", 600 + 10 * i, 300, 90, 220)], i * 0.25))
     ended: list[tuple[float, Track]] = []
@@ -510,7 +510,7 @@ def test_by_default_a_hidden_parked_car_lives_30_s() -> None:
 
 
 def test_a_moving_track_still_ends_after_max_age() -> None:
-    tracker = Tracker("drive", max_age=2.0, stationary_max_age=30.0)
+    tracker = Tracker("drive", max_age=2.0, confirmed_max_age=2.0, stationary_max_age=30.0)
     for i in range(10):  # a car driving past: never stationary
         last = only(tracker.update([det("car", 100 + 40 * i, 400, 300, 150)], i * DT))
     assert not last.stationary and last.confirmed

@@ -22,7 +22,7 @@ JPEG_QUALITY = 75
 # a frame up to 0.2 s older, and dashboards cost the same CPU at 5 or 30 detect fps.
 MIN_ENCODE_INTERVAL_S = 0.2
 
-# camera → (frame, tracks on it) or None while it has no frame; KeyError for an unknown camera
+# camera → (frame, the objects in view on it) or None while it has no frame; KeyError for an unknown camera
 LatestSource = Callable[[str], tuple[Frame, tuple[Track, ...]] | None]
 
 
@@ -79,7 +79,6 @@ def render(frame: Frame, tracks: tuple[Track, ...]) -> bytes:
     boxes = [
         (Box(t.box.x1 * scale, t.box.y1 * scale, t.box.x2 * scale, t.box.y2 * scale), t.label, t.score)
         for t in tracks
-        if t.confirmed
     ]
     return render_boxes(image, boxes, quality=JPEG_QUALITY)
 

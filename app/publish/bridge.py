@@ -24,6 +24,7 @@ from app.config import Config, Mode
 from app.domain import Alert
 from app.objects import ObjectFilter
 from app.payloads import event_payload
+from app.pipeline import object_counts
 from app.publish.discovery import HA_STATUS_TOPIC, discovery_messages, discovery_topics, removal_messages
 from app.publish.frigate import frigate_count_message, frigate_event_message
 from app.publish.mqtt import Message, MqttClient
@@ -138,10 +139,7 @@ class MqttBridge:
                 self._rule_event_ended(change.event.id)
             if change.best_frame is not None and self._mqtt.snapshots:
                 self._send_snapshot(camera, change.event.id)
-        counts: dict[str, int] = {}
-        for track in outcome.result.tracks:
-            if track.confirmed:
-                counts[track.label] = counts.get(track.label, 0) + 1
+        counts = dict(object_counts(outcome.result))
         moving = bool(outcome.result.motion)
         with self._lock:
             new_labels = set(counts) - self._labels
