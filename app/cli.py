@@ -285,6 +285,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if time.monotonic() >= next_log:
             next_log += STATUS_LOG_INTERVAL_S
             _log_cameras(service)
+    log.info("stopping")
     if notifier is not None:
         notifier.send("STOPPING=1", "STATUS=stopping")
     if heartbeat is not None:

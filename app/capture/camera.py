@@ -105,6 +105,9 @@ class Camera:
         self._spawn()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading; wait up to `timeout` s (0: not at all) for the reader to close its source.
+        A reader inside a blocking open or read sees the stop when that call returns (OpenCV's
+        timeouts); it is a daemon thread, so one that never returns does not hold up the process."""
         self._stop.set()
         self.slot.close()
         thread = self._thread
@@ -162,10 +165,12 @@ class Camera:
         try:
             source = self._open(self._source)
         except SourceError as exc:
-            self._note_failure(str(exc))
+            if self._current(generation):  # not an outage when the camera is being stopped
+                self._note_failure(str(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - a vendor library must not kill the camera thread
-            self._note_failure(f"cannot open {redact_url(self._source)}: {type(exc).__name__}")
+            if self._current(generation):
+                self._note_failure(f"cannot open {redact_url(self._source)}: {type(exc).__name__}")
             return None
         finally:
             with self._lock:
