@@ -210,8 +210,11 @@ class _State:
 
     def take(self, d: _Det, now: float, rules: _Rules, moving: list[_Geom] | None) -> None:
         """A detection matched this track."""
-        if self.parked(now) and _hidden_in(d.geom, self.anchor):
-            self.glimpse(d, now, rules, self.anchor)  # partly hidden where it stands: still all there
+        if self.parked(now) and _within(d.geom, self.anchor) and _area(d.geom) <= _area(self.anchor):
+            # Mostly inside where it stands and no larger: it is partly hidden, still all there.
+            # (A detector's box of a partly hidden thing reaches out a little anywhere; one that
+            # drives off leaves the spot by more than that within a second.)
+            self.glimpse(d, now, rules, self.anchor)
         else:
             self.match(d, now, rules, _stirs(d.geom, moving))
 
