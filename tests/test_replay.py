@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from app.capture import OpenCvSource
-from app.demo.clip import ClipInfo, encode_mp4
+from app.demo.clip import ClipInfo
+from app.demo.video import encode_mp4
 
 EDGEWATCH = str(Path(sys.executable).with_name("edgewatch"))
 START = "2026-11-24T12:00:00+00:00"  # a Tuesday

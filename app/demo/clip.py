@@ -43,6 +43,8 @@ RTSP server. The frames and the ground truth depend only on the arguments and `s
     python -m app.demo.clip OUT.mp4 [--kind person|empty|vehicle] [--seconds S] [--fps 12]
                                     [--size 1280x720] [--seed 0] [--annexb OUT.h264]
 
+The photos and what is cut out of them are in `app.demo.photos`, the encoders in
+`app.demo.video`; clips with several objects (and their truth) in `app.demo.scenes`.
 scikit-image and PyAV are imported only when a clip is made: they are development and
 set-up dependencies, never the appliance's.
 """
@@ -54,33 +56,29 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
-import numpy.typing as npt
+
+from app.demo.compose import BoxPx, ClipError, FloatImage, Image, SensorNoise, ease_out, paste, smoothstep
+from app.demo.photos import Cutout, Vehicle, cut_out_astronaut, driveway, garage, scaled, vehicle
+from app.demo.video import encode_mp4, mp4_to_annexb
 
 Kind = Literal["person", "empty", "vehicle"]
 KINDS: tuple[Kind, ...] = ("person", "empty", "vehicle")
-BoxPx = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels; x2 and y2 exclusive
-Image = npt.NDArray[np.uint8]  # H x W x 3, BGR
-FloatImage = npt.NDArray[np.float32]
+Direction = Literal["ltr", "rtl"]
 
 TRUTH_VERSION = 1
-NOISE_SIGMA = 4.0  # sensor noise per pixel and channel, in 8-bit levels
-NOISE_BANKS = 2  # Gaussian fields the per-frame noise windows are taken from
-NOISE_SLACK = 64  # the fields are this much larger than the frame each way
 LIGHT_DROP = 0.25  # brightness lost at the middle of the frame once the light has faded
 LIGHT_FADE = (0.40, 0.65)  # the fade runs between these fractions of the clip
 PERSON_HEIGHT = 0.70  # her cut-out's height as a fraction of the frame height (see the module doc)
 PERSON_BOTTOM = 1.0  # where the bottom of her cut-out (her waist) is, as a fraction of the frame height
 WALK_SPAN = (0.10, 0.90)  # she enters at 10% of the clip and is gone by 90%
 BOB_PX = 0.012  # walking bob, as a fraction of the frame height
-ALPHA_VISIBLE = 0.5  # a pixel belongs to her box when her matte is at least this
+BOB_HZ = 1.8  # steps per second
 DEFAULT_SECONDS: dict[Kind, float] = {"person": 6.0, "empty": 6.0, "vehicle": 10.0}
 # The vehicle clip (see the module doc).
 VEHICLE_HEIGHT = 0.55  # the motorcycle's height as a fraction of the frame height
@@ -88,15 +86,6 @@ VEHICLE_BOTTOM = 0.90  # where its lowest point (the front tyre) is, as a fracti
 VEHICLE_PARK = 0.60  # where the middle of the parked motorcycle is, as a fraction of the frame width
 VEHICLE_RUN_UP = 0.40  # how far off-screen it starts, as a fraction of the frame width
 DRIVE_SPAN = (0.0, 0.55)  # it sets off (off-screen) at the start and is parked by 55% of the clip
-SHADOW_DEPTH = 0.45  # how much of the light its contact shadow takes, at the darkest
-WALL_BASE = 0.45  # where the wall meets the ground, as a fraction of the frame height
-BRICK_COURSE = 0.025  # one course of the wall (brick and mortar), as a fraction of the frame height
-GRAVEL_NEAR = 0.45 / 720  # the gravel photo's scale at the frame's bottom edge, per pixel of frame height
-GRAVEL_FAR = 0.5  # the gravel at the wall's foot is this much smaller than at the bottom edge
-
-
-class ClipError(Exception):
-    """The clip cannot be made (bad arguments, no H.264 encoder, unwritable path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,254 +151,66 @@ class SynthFrame:
     whole: bool  # her head and both sides (all of the vehicle) are in view
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Cutout:
-    """A person (or a vehicle) cut out of a photo: colour and a soft matte, cropped to the matte."""
-
-    bgr: FloatImage  # h x w x 3
-    alpha: FloatImage  # h x w x 1, 0..1
-
-
 def truth_path(video: Path) -> Path:
     """Where the ground truth of `video` goes: `walk.mp4` -> `walk.truth.json`."""
     return video.with_name(video.stem + ".truth.json")
 
 
-def photo(name: str) -> Image:
-    """A scikit-image photo (bundled with the wheel, no download) as a BGR image."""
-    import skimage.data
-
-    loaded = getattr(skimage.data, name)()
-    if name == "stereo_motorcycle":  # (left, right, disparity): the left view
-        loaded = loaded[0]
-    rgb = np.asarray(loaded)
-    if rgb.ndim == 2:
-        rgb = np.stack([rgb] * 3, axis=-1)
-    return np.ascontiguousarray(cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2BGR))
-
-
-def garage(size: tuple[int, int]) -> Image:
-    """The garage photo cropped to the frame's aspect ratio (centred) and resized to `size`."""
-    width, height = size
-    img = photo("stereo_motorcycle")
-    h, w = img.shape[:2]
-    if w * height > h * width:  # photo is wider than the frame: crop the sides
-        cw = round(h * width / height)
-        x0 = (w - cw) // 2
-        img = img[:, x0 : x0 + cw]
-    else:
-        ch = round(w * height / width)
-        y0 = (h - ch) // 2
-        img = img[y0 : y0 + ch]
-    interp = cv2.INTER_AREA if width < img.shape[1] else cv2.INTER_CUBIC
-    return np.ascontiguousarray(cv2.resize(img, (width, height), interpolation=interp))
-
-
-def cut_out_astronaut() -> Cutout:
-    """GrabCut the astronaut out of her portrait (~1.5 s; deterministic).
-
-    GrabCut starts from a rectangle around her, told what is surely her (face, neck,
-    collar ring, chest) and surely not (the helmet on the table beside her, the flag and
-    shuttle outside the rectangle). The matte is then cleaned to one solid blob and its
-    edge softened by a pixel or two.
-    """
-    img = photo("astronaut")  # 512 x 512
-    mask = np.full(img.shape[:2], cv2.GC_BGD, np.uint8)
-    cv2.rectangle(mask, (14, 8), (366, 511), cv2.GC_PR_FGD, -1)
-    cv2.circle(mask, (395, 455), 112, cv2.GC_BGD, -1)  # the helmet on the table
-    cv2.ellipse(mask, (226, 105), (40, 60), 0, 0, 360, cv2.GC_FGD, -1)  # face
-    cv2.rectangle(mask, (190, 150), (260, 180), cv2.GC_FGD, -1)  # neck
-    cv2.rectangle(mask, (150, 175), (290, 255), cv2.GC_FGD, -1)  # collar ring
-    cv2.rectangle(mask, (60, 280), (260, 505), cv2.GC_FGD, -1)  # chest and arm
-    return _grab_cut(img, mask, "no person in the astronaut photo")
-
-
-def cut_out_motorcycle() -> Cutout:
-    """GrabCut the red motorcycle out of the left view of `stereo_motorcycle` (~1.5 s; deterministic).
-
-    The photo comes with its stereo disparity (pixels of shift between the two views, `inf`
-    where unknown), and the bike is nearer the camera than anything behind it. The floor
-    is a plane in disparity (fitted on the floor below and beside the bike, to ~0.5 px):
-    whatever stands 2.5 px or more in front of that plane, and nearer than the wall and
-    shelves (which are at 25 px or less), is probably the bike; the rest probably not.
-    GrabCut starts from that, sure of both where they are 4 px or more from the boundary,
-    inside a rectangle around the bike (x 95-690, y 85-460 of 741x500), and refines the
-    edge in colour. The matte is then cleaned to one solid blob (the left mirror, on its
-    thin stalk, falls off; the wheels are filled) and its edge softened by a pixel or two.
-    """
-    import skimage.data
-
-    img = photo("stereo_motorcycle")  # the left view
-    disp = np.asarray(getattr(skimage.data, "stereo_motorcycle")()[2], dtype=np.float32)  # noqa: B009 (typed Any)
-    height, width = disp.shape
-    known = np.isfinite(disp)
-    ys, xs = np.mgrid[0:height, 0:width]
-    floor = known & ((ys > 455) | ((ys > 330) & ((xs < 85) | (xs > 700))))
-    design = np.stack([ys[floor], xs[floor], np.ones(int(floor.sum()))], axis=1).astype(np.float64)
-    plane = np.linalg.lstsq(design, disp[floor].astype(np.float64), rcond=None)[0]
-    floor_disp = (plane[0] * ys + plane[1] * xs + plane[2]).astype(np.float32)
-    disp = np.where(known, disp, 0.0).astype(np.float32)
-    near = known & (disp > floor_disp + 2.5) & (disp > 32.0)
-    behind = known & ~near
-    sure = np.ones((9, 9), np.uint8)
-    mask = np.full((height, width), cv2.GC_PR_BGD, np.uint8)
-    mask[near] = cv2.GC_PR_FGD
-    mask[cv2.erode(near.astype(np.uint8), sure) > 0] = cv2.GC_FGD
-    mask[cv2.erode(behind.astype(np.uint8), sure) > 0] = cv2.GC_BGD
-    inside = np.zeros((height, width), bool)
-    inside[85:461, 95:691] = True
-    mask[~inside] = cv2.GC_BGD
-    return _grab_cut(img, mask, "no motorcycle in the stereo_motorcycle photo")
-
-
-def _grab_cut(img: Image, mask: npt.NDArray[np.uint8], nothing: str) -> Cutout:
-    """Run GrabCut from `mask` (GC_* labels, changed in place) and clean the result to one solid blob."""
-    bgd = np.zeros((1, 65), np.float64)
-    fgd = np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means
-    cv2.grabCut(img, mask, (0, 0, 0, 0), bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)  # the rect is in the mask
-    matte = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
-    matte = np.asarray(cv2.morphologyEx(matte, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), dtype=np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(matte)
-    if count < 2:
-        raise ClipError(f"GrabCut found {nothing}")
-    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    matte = np.where(labels == biggest, 255, 0).astype(np.uint8)
-    contours, _ = cv2.findContours(matte, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    matte[:] = 0
-    cv2.drawContours(matte, contours, -1, 255, -1)  # fill holes
-    x, y, w, h = cv2.boundingRect(matte)
-    soft = cv2.GaussianBlur(matte, (5, 5), 0)[y : y + h, x : x + w]
-    return Cutout(
-        bgr=img[y : y + h, x : x + w].astype(np.float32),
-        alpha=(soft.astype(np.float32) / 255.0)[..., None],
-    )
-
-
-def _tile(img: FloatImage, width: int, height: int) -> FloatImage:
-    """Repeat `img` (as it is: no mirroring) to cover width x height."""
-    reps = (-(-height // img.shape[0]), -(-width // img.shape[1])) + (1,) * (img.ndim - 2)
-    return np.tile(img, reps)[:height, :width]
-
-
-def driveway(size: tuple[int, int]) -> Image:
-    """A brick wall along the back of a gravel driveway, from two real photos, at `size` (~0.5 s).
-
-    The wall is scikit-image's `brick` turned on its side (it is a wall seen at an angle,
-    vanishing to the left): rectified by the homography that makes its mortar courses
-    level and evenly spaced (the corners of courses -7 and +5 from the level one at
-    y = 291, read off the photo), scaled to courses of 2.5% of the frame height and
-    tiled. The ground is `gravel` tiled and laid in perspective: its stones are about 1%
-    of the frame height at the bottom edge and half that at the foot of the wall, where
-    a soft shadow runs. Both are tinted (brick red, warm grey) from the grey photos.
-    """
-    width, height = size
-    base = round(WALL_BASE * height)
-    brick = np.ascontiguousarray(np.rot90(photo("brick")[..., 0])).astype(np.float32)
-    course = 36  # px, in the rectified photo
-    rect_w, rect_h = 620, 12 * course  # 12 courses; 620 keeps a brick ~3x as long as its course
-    corners = np.array([[5, 86], [506, 2], [506, 504], [5, 441]], np.float32)
-    level = np.array([[0, 0], [rect_w, 0], [rect_w, rect_h], [0, rect_h]], np.float32)
-    flat = cv2.warpPerspective(brick, cv2.getPerspectiveTransform(corners, level), (rect_w, rect_h))
-    scale = BRICK_COURSE * height / course
-    flat = cv2.resize(
-        flat, (max(1, round(rect_w * scale)), max(1, round(rect_h * scale))), interpolation=cv2.INTER_AREA
-    )
-    wall = _tile(flat.astype(np.float32), width, base)[..., None] * np.array([0.55, 0.68, 1.0], np.float32)
-
-    near = GRAVEL_NEAR * height
-    gravel = cv2.resize(
-        photo("gravel")[..., 0].astype(np.float32), None, fx=near, fy=near, interpolation=cv2.INTER_AREA
-    )
-    depth = height - base
-    src_w = width / GRAVEL_FAR  # the far edge takes in this much of the tiled photo...
-    src_h = depth * (1.0 + 1.0 / GRAVEL_FAR) / 2.0  # ...and the rows shrink with distance
-    spread = _tile(gravel.astype(np.float32), math.ceil(src_w) + 2, math.ceil(src_h) + 2)
-    trapezoid = np.array([[0, 0], [src_w, 0], [(src_w + width) / 2, src_h], [(src_w - width) / 2, src_h]], np.float32)
-    ground_rect = np.array([[0, 0], [width, 0], [width, depth], [0, depth]], np.float32)
-    laid = cv2.warpPerspective(spread, cv2.getPerspectiveTransform(trapezoid, ground_rect), (width, depth))
-    ground = laid.astype(np.float32)[..., None] * np.array([0.90, 0.98, 1.04], np.float32)
-    # The wall's shadow on the ground at its foot, fading over 3% of the frame height.
-    fade = np.clip(np.arange(depth, dtype=np.float32) / (0.03 * height), 0.0, 1.0)
-    ground *= (0.7 + 0.3 * fade)[:, None, None]
-    scene = np.concatenate([wall, ground], axis=0)
-    return np.asarray(np.clip(scene, 0.0, 255.0), dtype=np.uint8)
-
-
-def _smoothstep(x: float) -> float:
-    x = min(1.0, max(0.0, x))
-    return x * x * (3.0 - 2.0 * x)
-
-
-def _ease_out(x: float) -> float:
-    """0..1 to 0..1 (clamped), fastest at 0 and slowing smoothly to a stop at 1 (a smoothstep's second half)."""
-    return 2.0 * _smoothstep(0.5 + 0.5 * min(1.0, max(0.0, x))) - 1.0
-
-
 def light_level(t: float) -> float:
     """How much of the light has faded at `t` (fraction of the clip, 0..1): 0 before, 1 after."""
     start, end = LIGHT_FADE
-    return _smoothstep((t - start) / (end - start))
+    return smoothstep((t - start) / (end - start))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Vehicle:
-    """The motorcycle at its size in the frame, facing the way it rides, and its contact shadow."""
+def light_gain(t: float, width: int) -> FloatImage:
+    """The light at `t` (fraction of the clip) across the frame, 1 x width x 1, to multiply the frame by.
 
-    bgr: FloatImage
-    alpha: FloatImage
-    shadow: FloatImage  # the shadow's strength, h x w x 1; its window starts `pad` left of the bike's
-    shade: FloatImage  # black, the shadow's size (what `_paste` blends in)
-    pad: int
+    The light fades more on the right, like a lamp on the left wall.
+    """
+    ramp = np.linspace(0.75, 1.25, width, dtype=np.float32)[None, :, None]
+    return np.asarray(1.0 - LIGHT_DROP * light_level(t) * ramp, dtype=np.float32)
 
 
-def _vehicle(height: int, mirror: bool) -> _Vehicle:
-    cut = cut_out_motorcycle()
-    vh = round(VEHICLE_HEIGHT * height)
-    vw = round(cut.bgr.shape[1] * vh / cut.bgr.shape[0])
-    interp = cv2.INTER_AREA if vh < cut.bgr.shape[0] else cv2.INTER_LINEAR
-    bgr = np.asarray(cv2.resize(cut.bgr, (vw, vh), interpolation=interp), dtype=np.float32)
-    alpha = np.asarray(cv2.resize(cut.alpha, (vw, vh), interpolation=interp), dtype=np.float32)
-    if mirror:  # it rides front first, whichever way it goes
-        bgr, alpha = bgr[:, ::-1], alpha[:, ::-1]
-    # The contact shadow: a soft dark band under the bike from one tyre's foot to the other's.
-    pad = max(2, round(0.06 * vh))
-    solid = alpha >= ALPHA_VISIBLE
-    feet = []
-    for half in (slice(0, vw // 2), slice(vw // 2, vw)):
-        rows = np.flatnonzero(solid[:, half].any(axis=1))
-        bottom = int(rows[-1])
-        cols = np.flatnonzero(solid[bottom, half])
-        feet.append((pad + (half.start or 0) + int(cols.mean()), bottom))
-    shadow = np.zeros((vh + pad, vw + 2 * pad), np.float32)
-    cv2.line(shadow, feet[0], feet[1], 1.0, max(1, round(0.05 * vh)))
-    sigma = max(1.0, 0.025 * vh)
-    shadow = np.asarray(cv2.GaussianBlur(shadow, (0, 0), sigma), dtype=np.float32)
-    shadow *= np.float32(SHADOW_DEPTH / max(float(shadow.max()), 1e-6))
-    return _Vehicle(
-        bgr=np.ascontiguousarray(bgr),
-        alpha=np.ascontiguousarray(alpha[..., None]),
-        shadow=shadow[..., None],
-        shade=np.zeros((*shadow.shape, 3), np.float32),
-        pad=pad,
-    )
+def person(height: int, cut: Cutout | None = None) -> tuple[FloatImage, FloatImage]:
+    """Her cut-out (colour, matte h x w x 1) at PERSON_HEIGHT of a frame `height` pixels high."""
+    return scaled(cut_out_astronaut() if cut is None else cut, round(PERSON_HEIGHT * height))
 
 
-def _drive(
-    frame: FloatImage, vehicle: _Vehicle, t: float, direction: Literal["ltr", "rtl"]
-) -> tuple[BoxPx | None, bool]:
-    """Paint the vehicle where it is at `t` (fraction of the clip); return its box and whether all of it shows."""
-    height, width = frame.shape[:2]
+def walk_origin(
+    i: int, count: int, fps: int, size: tuple[int, int], shape: tuple[int, int], *, direction: Direction = "ltr"
+) -> tuple[int, int]:
+    """Where her cut-out's top-left corner is in frame `i` of `count` (`shape`: its height, width)."""
+    width, height = size
+    ph, pw = shape
+    t = i / (count - 1)
+    walk = (t - WALK_SPAN[0]) / (WALK_SPAN[1] - WALK_SPAN[0])
+    x0 = round(-pw + walk * (width + pw))
+    if direction == "rtl":
+        x0 = width - pw - x0
+    bob = BOB_PX * height * 0.5 * (1.0 - math.cos(2.0 * math.pi * BOB_HZ * i / fps))
+    return x0, round(PERSON_BOTTOM * height) - ph + round(bob)
+
+
+def drive_origin(t: float, vehicle: Vehicle, size: tuple[int, int], direction: Direction) -> tuple[int, int]:
+    """Where the vehicle's top-left corner is at `t` (fraction of the clip)."""
+    width, height = size
     vh, vw = vehicle.alpha.shape[:2]
     parked = round(VEHICLE_PARK * width - vw / 2)
     start = -vw - round(VEHICLE_RUN_UP * width)
     drive = (t - DRIVE_SPAN[0]) / (DRIVE_SPAN[1] - DRIVE_SPAN[0])
-    x0 = start + round((parked - start) * _ease_out(drive))
+    x0 = start + round((parked - start) * ease_out(drive))
     if direction == "rtl":
         x0 = width - vw - x0
-    y0 = round(VEHICLE_BOTTOM * height) - vh
-    _paste(frame, vehicle.shade, vehicle.shadow, x0 - vehicle.pad, y0)
-    box = _paste(frame, vehicle.bgr, vehicle.alpha, x0, y0)
+    return x0, round(VEHICLE_BOTTOM * height) - vh
+
+
+def _drive(frame: FloatImage, vehicle: Vehicle, t: float, direction: Direction) -> tuple[BoxPx | None, bool]:
+    """Paint the vehicle where it is at `t` (fraction of the clip); return its box and whether all of it shows."""
+    height, width = frame.shape[:2]
+    vw = vehicle.alpha.shape[1]
+    x0, y0 = drive_origin(t, vehicle, (width, height), direction)
+    paste(frame, vehicle.shade, vehicle.shadow, x0 - vehicle.pad, y0)
+    box = paste(frame, vehicle.bgr, vehicle.alpha, x0, y0)
     return box, box is not None and x0 >= 0 and x0 + vw <= width and y0 >= 0
 
 
@@ -420,7 +221,7 @@ def synthesize(
     fps: int = 12,
     size: tuple[int, int] = (1280, 720),
     seed: int = 0,
-    direction: Literal["ltr", "rtl"] = "ltr",
+    direction: Direction = "ltr",
 ) -> Iterator[SynthFrame]:
     """Render the clip's frames (BGR, uint8) with her (or the vehicle's) box; nothing is written to disk.
 
@@ -432,131 +233,27 @@ def synthesize(
         raise ClipError(f"a clip needs at least 2 frames of 64x64 or more (got {count} of {width}x{height})")
     rng = np.random.default_rng(seed)
     background = (driveway(size) if kind == "vehicle" else garage(size)).astype(np.float32)
-    # The fading light: darker towards the right, like a lamp on the left wall.
-    ramp = np.linspace(0.75, 1.25, width, dtype=np.float32)[None, :, None]
-    # Sensor noise: a random window of one of a few larger Gaussian fields per frame, which is
-    # i.i.d. per pixel and independent between frames (unless a window repeats), and 20x faster
-    # than drawing a fresh field each frame.
-    noise = [
-        rng.standard_normal((height + NOISE_SLACK, width + NOISE_SLACK, 3), dtype=np.float32) * np.float32(NOISE_SIGMA)
-        for _ in range(NOISE_BANKS)
-    ]
-
-    person: tuple[FloatImage, FloatImage] | None = None
-    if kind == "person":
-        cut = cut_out_astronaut()
-        ph = round(PERSON_HEIGHT * height)
-        pw = round(cut.bgr.shape[1] * ph / cut.bgr.shape[0])
-        interp = cv2.INTER_AREA if ph < cut.bgr.shape[0] else cv2.INTER_LINEAR
-        sprite = cv2.resize(cut.bgr, (pw, ph), interpolation=interp)
-        alpha = cv2.resize(cut.alpha, (pw, ph), interpolation=interp)[..., None]
-        person = (sprite.astype(np.float32), alpha.astype(np.float32))
-    vehicle = _vehicle(height, mirror=direction == "rtl") if kind == "vehicle" else None
+    noise = SensorNoise(rng, size)
+    walker = person(height) if kind == "person" else None
+    bike = vehicle(round(VEHICLE_HEIGHT * height), mirror=direction == "rtl") if kind == "vehicle" else None
 
     for i in range(count):
         t = i / (count - 1)
         frame = background.copy()
         box: BoxPx | None = None
         whole = False
-        if person is not None:
-            sprite, alpha = person
+        if walker is not None:
+            sprite, alpha = walker
             ph, pw = alpha.shape[:2]
-            walk = (t - WALK_SPAN[0]) / (WALK_SPAN[1] - WALK_SPAN[0])
-            x0 = round(-pw + walk * (width + pw))
-            if direction == "rtl":
-                x0 = width - pw - x0
-            bob = BOB_PX * height * 0.5 * (1.0 - math.cos(2.0 * math.pi * 1.8 * i / fps))
-            y0 = round(PERSON_BOTTOM * height) - ph + round(bob)
-            box = _paste(frame, sprite, alpha, x0, y0)
+            x0, y0 = walk_origin(i, count, fps, size, (ph, pw), direction=direction)
+            box = paste(frame, sprite, alpha, x0, y0)
             whole = box is not None and x0 >= 0 and x0 + pw <= width and y0 >= 0
-        elif vehicle is not None:
-            box, whole = _drive(frame, vehicle, t, direction)
-        gain = 1.0 - LIGHT_DROP * light_level(t) * ramp
-        frame *= gain
-        bank = noise[int(rng.integers(len(noise)))]
-        dy, dx = (int(v) for v in rng.integers(0, NOISE_SLACK + 1, 2))
-        frame += bank[dy : dy + height, dx : dx + width]
+        elif bike is not None:
+            box, whole = _drive(frame, bike, t, direction)
+        frame *= light_gain(t, width)
+        noise.add(frame, rng)
         np.clip(frame, 0.0, 255.0, out=frame)
         yield SynthFrame(image=frame.astype(np.uint8), box=box, whole=whole)
-
-
-def _paste(frame: FloatImage, sprite: FloatImage, alpha: FloatImage, x0: int, y0: int) -> BoxPx | None:
-    """Alpha-blend the sprite at (x0, y0) in place; return the box of its visible pixels."""
-    height, width = frame.shape[:2]
-    ph, pw = alpha.shape[:2]
-    fx1, fy1 = max(0, x0), max(0, y0)
-    fx2, fy2 = min(width, x0 + pw), min(height, y0 + ph)
-    if fx1 >= fx2 or fy1 >= fy2:
-        return None
-    sx1, sy1 = fx1 - x0, fy1 - y0
-    sx2, sy2 = sx1 + (fx2 - fx1), sy1 + (fy2 - fy1)
-    a = alpha[sy1:sy2, sx1:sx2]
-    roi = frame[fy1:fy2, fx1:fx2]
-    roi *= 1.0 - a
-    roi += sprite[sy1:sy2, sx1:sx2] * a
-    visible = a[..., 0] >= ALPHA_VISIBLE
-    cols = np.flatnonzero(visible.any(axis=0))
-    rows = np.flatnonzero(visible.any(axis=1))
-    if cols.size == 0 or rows.size == 0:
-        return None
-    return (fx1 + int(cols[0]), fy1 + int(rows[0]), fx1 + int(cols[-1]) + 1, fy1 + int(rows[-1]) + 1)
-
-
-def encode_mp4(frames: Iterable[Image], path: Path, fps: int, size: tuple[int, int]) -> int:
-    """Encode BGR frames to H.264 in MP4 (keyframe every second, no B-frames). Returns the frame count."""
-    import av
-
-    width, height = size
-    count = 0
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width = width
-        stream.height = height
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        stream.codec_context.gop_size = fps
-        stream.codec_context.options = {
-            "preset": "veryfast",
-            # zerolatency: no B-frames, no lookahead. grain: keep the sensor noise (zerolatency
-            # alone smooths it away in P-frames and lets it pulse back at every keyframe).
-            "tune": "grain,zerolatency",
-            "profile": "main",
-            "crf": "23",
-            # One slice per frame: zerolatency's sliced threads cut each frame into one slice
-            # per core, and over GStreamer's RTSP server to OpenCV/FFmpeg the first slice of
-            # every frame was lost (the top of the picture smeared). Frame threads instead.
-            "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0:sliced-threads=0",
-        }
-        for image in frames:
-            if image.shape[:2] != (height, width):
-                raise ClipError(f"frame {count} is {image.shape[1]}x{image.shape[0]}, the clip is {width}x{height}")
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = count
-            frame.time_base = Fraction(1, fps)
-            out.mux(stream.encode(frame))
-            count += 1
-        out.mux(stream.encode(None))
-    return count
-
-
-def mp4_to_annexb(mp4: Path, out: Path) -> None:
-    """Copy an MP4's H.264 stream to a raw Annex-B file (SPS/PPS before every keyframe).
-
-    The same as `ffmpeg -i clip.mp4 -c copy -bsf:v h264_mp4toannexb -f h264 clip.h264`:
-    the raw `h264` muxer inserts the `h264_mp4toannexb` filter itself.
-    """
-    import av
-
-    with av.open(str(mp4), "r") as src, av.open(str(out), "w", format="h264") as dst:
-        video = src.streams.video[0]
-        if video.codec_context.name != "h264":
-            raise ClipError(f"{mp4}: the video is {video.codec_context.name}, not H.264")
-        copy = dst.add_stream_from_template(video)
-        for packet in src.demux(video):
-            if packet.dts is None:  # the demuxer's end-of-stream flush
-                continue
-            packet.stream = copy
-            dst.mux(packet)
 
 
 def make_clip(
@@ -568,7 +265,7 @@ def make_clip(
     size: tuple[int, int] = (1280, 720),
     annexb: Path | None = None,
     seed: int = 0,
-    direction: Literal["ltr", "rtl"] = "ltr",
+    direction: Direction = "ltr",
 ) -> ClipInfo:
     """Write the clip to `path` (MP4), its ground truth beside it, and optionally an Annex-B copy.
 

@@ -17,7 +17,8 @@ import numpy.typing as npt
 import pytest
 
 from app.config import DetectorConfig
-from app.demo.clip import ClipInfo, cut_out_motorcycle, synthesize, truth_path
+from app.demo.clip import ClipInfo, synthesize, truth_path
+from app.demo.photos import cut_out_motorcycle
 from app.detect import Detector, ModelStore, open_detector
 from app.domain import Box
 from app.labels import GROUPS

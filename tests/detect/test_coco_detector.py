@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from app.config import DetectorConfig
-from app.demo import clip
+from app.demo import photos
 from app.detect import ModelStore, open_detector
 from app.detect.base import Image
 from app.detect.engine import TfliteDetector
@@ -26,7 +26,7 @@ VEHICLES = GROUPS["vehicle"]
 
 
 def motorcycle_photo() -> Image:
-    return clip.photo("stereo_motorcycle")  # the left view, BGR
+    return photos.photo("stereo_motorcycle")  # the left view, BGR
 
 
 def best(detections: tuple[Detection, ...], labels: set[str] | frozenset[str]) -> Detection | None:
