@@ -74,7 +74,7 @@ from app.status import ServiceStatus
 from app.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-MIN_HITS = 3  # app/track.py: Tracker(min_hits=3), as the pipeline builds it
+MIN_HITS = 3  # app/track: Tracker(min_hits=3), as the pipeline builds it
 NODE = "bench"
 READY = "READY"
 

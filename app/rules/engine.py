@@ -37,13 +37,13 @@ Choices the issue left open:
   already stationary the first time the engine sees it is exempt from every rule.
   A mode change between two modes that both arm a rule is not an arming.
 - Things that park (`app.labels.PARKS`: vehicles, bicycles) fire only once they have
-  been seen moving (`moved_from`: half the box off where it was first seen). One that
+  been seen moving (`app.parking.moved_from`: half the box off where it was first seen). One that
   turns stationary before it ever moved is parked for life, exempt from every rule. A
   car parked in view when the service starts is first seen still and never alerts (it
   takes 10 s to count as stationary, by which time a car rule would otherwise have fired
   on it). An arriving vehicle drives in, so it moves before it can fire.
-- Parking spots: where such a thing stood without moving is remembered per camera (the
-  union of its boxes) for `SPOT_MEMORY` after it was last seen there. A new track of
+- Parking spots (`app.parking.ParkingSpots`): where such a thing stood without moving is
+  remembered per camera (the union of its boxes) for `SPOT_MEMORY` after it was last seen there. A new track of
   that kind that starts inside a spot is the same parked vehicle found again — the
   detector lost it at dusk, or a passer-by hid half of it and the tracker started over —
   and never fires: not while it stands there, nor when it drives away (a departure is
@@ -67,9 +67,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.config.schema import CameraConfig, Mode, RuleConfig
-from app.domain import Alert, Box, Track, moved_from
+from app.domain import Alert, Track
 from app.labels import PARKS, expand
 from app.objects import class_limits
+from app.parking import ParkingSpots, Spot, moved_from
 from app.rules.schedule import Schedule
 from app.rules.zones import CameraZones, foot_point
 
@@ -93,17 +94,6 @@ class _Rule:
     severity: str
 
 
-SPOT_MEMORY = 600.0  # s a parking spot is remembered after its vehicle was last seen in it
-
-
-class _Spot:
-    __slots__ = ("box", "until")
-
-    def __init__(self, box: Box, until: float) -> None:
-        self.box = box
-        self.until = until
-
-
 class _TrackState:
     __slots__ = ("done", "placed", "resumed", "since", "spot", "started_at", "stationary")
 
@@ -117,7 +107,7 @@ class _TrackState:
         # Things that park: the spot it stands in (None once it drove in or off), whether it
         # was found in a spot known before it (a parked vehicle found again), and whether
         # that was looked up yet.
-        self.spot: _Spot | None = None
+        self.spot: Spot | None = None
         self.resumed = False
         self.placed = False
 
@@ -168,7 +158,7 @@ class _Camera:
         self.armed = [False] * len(compiled)  # per rule, as of the last look; False before the first
         self.last_alert: list[float | None] = [None] * len(compiled)  # per rule: fired_at, for cooldown
         self.tracks: dict[str, _TrackState] = {}
-        self.spots: list[_Spot] = []
+        self.spots = ParkingSpots()
 
     def park(self, armed: list[bool]) -> None:
         """Rules that just became armed exempt the tracks that are stationary right now."""
@@ -242,8 +232,7 @@ class RuleEngine:
         cam.tracks = states
         armed = self._armed(cam, now)
         cam.park(armed)
-        if cam.spots:
-            cam.spots = [s for s in cam.spots if s.until >= now]
+        cam.spots.expire(now)
         live = [i for i, a in enumerate(armed) if a]
 
         alerts: list[Alert] = []
@@ -323,25 +312,20 @@ def _parking(cam: _Camera, track: Track, state: _TrackState, now: float) -> Lite
         return "free"  # no history (a track not from our tracker): nothing to judge by
     if not state.placed:
         state.placed = True
-        origin = track.origin
-        state.spot = next((s for s in cam.spots if not moved_from(origin, s.box)), None)
+        state.spot = cam.spots.find(track.origin)
         state.resumed = state.spot is not None
         if state.spot is None:
-            state.spot = _Spot(origin, now + SPOT_MEMORY)
-            cam.spots.append(state.spot)
+            state.spot = cam.spots.add(track.origin, now)
     spot = state.spot
     if spot is None:
         return "free"  # it drove in
     if moved_from(track.box, spot.box if state.resumed else track.origin):
-        if spot in cam.spots:
-            cam.spots.remove(spot)
+        cam.spots.forget(spot)
         state.spot = None
         if state.resumed or state.done:
             return "parked"  # a parked vehicle leaving: a departure is not an arrival
         return "free"
-    b, s = track.box, spot.box
-    spot.box = Box(min(b.x1, s.x1), min(b.y1, s.y1), max(b.x2, s.x2), max(b.y2, s.y2))
-    spot.until = now + SPOT_MEMORY
+    cam.spots.extend(spot, track.box, now)
     return "parked" if state.resumed or track.stationary else "wait"
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from app.config import CameraConfig, Mode, RuleConfig
 from app.domain import Alert, Box, Track
+from app.parking import SPOT_MEMORY
 from app.rules import RuleEngine
-from app.rules.engine import SPOT_MEMORY
 
 W, H = 1000, 1000
 SIZE = (W, H)
