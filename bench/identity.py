@@ -87,6 +87,7 @@ class SceneRun:
     events: list[dict[str, Box4]] = field(default_factory=list)  # the same boxes keyed by their event
     counts: list[dict[str, int]] = field(default_factory=list)  # the camera's per-label counts
     alerts: list[Alert] = field(default_factory=list)
+    stationary: set[str] = field(default_factory=set)  # events whose object was stationary on some frame
     calls: int = 0  # detector calls (crops)
     recorded: list[dict[str, Any]] = field(default_factory=list)  # for bench/trackers.py
 
@@ -150,6 +151,7 @@ def run_scene(info: SceneInfo, config: Config, detector: Detector) -> SceneRun:
             run.truth.append(truth)
             run.tracks.append({tr.id: _box4(tr.box) for tr in seen})
             run.events.append({event_of[tr.id]: _box4(tr.box) for tr in seen if tr.id in event_of})
+            run.stationary |= {event_of[tr.id] for tr in outcome.result.tracks if tr.stationary and tr.id in event_of}
             run.counts.append(dict(object_counts(outcome.result)))
             run.alerts += outcome.alerts
             run.recorded.append(

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = (320, 180)
 Image = npt.NDArray[np.uint8]
 
+
 def scene(name: str, fps: int, seed: int = 0) -> list[tuple[Image, tuple[Seen, ...]]]:
     return list(synthesize_scene(name, fps=fps, size=SMALL, seed=seed))
 
