@@ -63,7 +63,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app.demo.compose import BoxPx, ClipError, FloatImage, Image, SensorNoise, ease_out, paste, smoothstep
+from app.demo.compose import (
+    BoxPx,
+    ClipError,
+    FloatImage,
+    Image,
+    SensorNoise,
+    ease_out,
+    frame_size,
+    paste,
+    smoothstep,
+    write_truth,
+)
 from app.demo.photos import Cutout, Vehicle, cut_out_astronaut, driveway, garage, scaled, vehicle
 from app.demo.video import encode_mp4, mp4_to_annexb
 
@@ -322,17 +333,7 @@ def _write_truth(info: ClipInfo) -> None:
         "boxes": [None if b is None else list(b) for b in info.boxes],
         "whole": list(info.whole),
     }
-    tmp = info.truth.with_name(info.truth.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
-    tmp.replace(info.truth)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 1280x720 (got {text!r})") from None
+    write_truth(info.truth, data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -343,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kind", choices=KINDS, default="person")
     parser.add_argument("--seconds", type=float, default=None, help="default 6 (10 for a vehicle)")
     parser.add_argument("--fps", type=int, default=12)
-    parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
+    parser.add_argument("--size", type=frame_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--direction", choices=["ltr", "rtl"], default="ltr")
     parser.add_argument("--annexb", type=Path, default=None, help="also write the raw Annex-B H.264 stream here")

@@ -5,6 +5,11 @@ Pure numpy and OpenCV; the photos are in `app.demo.photos`, the encoders in `app
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -78,3 +83,19 @@ class SensorNoise:
         bank = self._banks[int(rng.integers(len(self._banks)))]
         dy, dx = (int(v) for v in rng.integers(0, NOISE_SLACK + 1, 2))
         frame += bank[dy : dy + height, dx : dx + width]
+
+
+def write_truth(path: Path, data: dict[str, Any]) -> None:
+    """Write a clip's ground truth as compact JSON, atomically (a reader never sees half of it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+    tmp.replace(path)
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """`--size WIDTHxHEIGHT` for the clip and scene command lines."""
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 1280x720 (got {text!r})") from None

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from app.demo.compose import ClipError, Image, SensorNoise
+from app.demo.compose import ClipError, Image, SensorNoise, frame_size, write_truth
 from app.demo.scripts import SCRIPTS, Script, script
 from app.demo.stage import Distractor, Role, SceneObject, Seen, play
 from app.demo.video import encode_mp4, mp4_to_annexb
@@ -216,17 +216,7 @@ def _write_truth(info: SceneInfo) -> None:
         "distractors": [{"what": d.what, "box": list(d.box)} for d in info.distractors],
         "frames": [[{"id": s.id, "box": list(s.box), "visible": s.visible} for s in seen] for seen in info.frames],
     }
-    tmp = info.truth.with_name(info.truth.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
-    tmp.replace(info.truth)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 1280x720 (got {text!r})") from None
+    write_truth(info.truth, data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the directory for NAME.mp4 and NAME.scene.json")
     parser.add_argument("--scene", action="append", choices=SCENES, help="a scene to make (repeatable; default all)")
     parser.add_argument("--fps", type=int, default=12)
-    parser.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
+    parser.add_argument("--size", type=frame_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--annexb", action="store_true", help="also write NAME.h264 (raw Annex-B) for an RTSP server")
     args = parser.parse_args(argv)
