@@ -77,7 +77,9 @@ def render(frame: Frame, tracks: tuple[Track, ...]) -> bytes:
         size = (MAX_WIDTH, round(frame.height * scale))
         image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     boxes = [
-        (Box(t.box.x1 * scale, t.box.y1 * scale, t.box.x2 * scale, t.box.y2 * scale), t.label, t.score) for t in tracks
+        (Box(t.box.x1 * scale, t.box.y1 * scale, t.box.x2 * scale, t.box.y2 * scale), t.label, t.score)
+        for t in tracks
+        if t.confirmed  # the service hands over the objects in view; never draw a candidate anyway
     ]
     return render_boxes(image, boxes, quality=JPEG_QUALITY)
 
