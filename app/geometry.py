@@ -56,9 +56,4 @@ def hidden_in(a: Geom, b: Geom) -> bool:
 
 def part_of(a: Geom, b: Geom, inside: float = HIDDEN_INSIDE) -> bool:
     """Is box a a visible part of box b: clearly smaller, and lying (this much) inside it?"""
-    size = a[6] * a[7]
-    if not 0 < size <= HIDDEN_SMALLER * b[6] * b[7]:
-        return False
-    ix = min(a[2], b[2]) - max(a[0], b[0])
-    iy = min(a[3], b[3]) - max(a[1], b[1])
-    return ix > 0 and iy > 0 and ix * iy >= inside * size
+    return 0 < area(a) <= HIDDEN_SMALLER * area(b) and within(a, b, inside)

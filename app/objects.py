@@ -177,5 +177,4 @@ class ObjectFilter:
 
     def keep(self, detections: Iterable[Detection]) -> tuple[Detection, ...]:
         """Tracked classes at or above their own min_score, in order."""
-        limits = self._limits
-        return tuple(d for d in detections if d.label in limits and d.score >= limits[d.label].min_score)
+        return tuple(self.split(detections)[0])

@@ -28,16 +28,16 @@ import numpy as np
 from app.config import CameraConfig
 from app.detect.base import Image
 from app.domain import Box, Detection, Detections, Frame, Track
-from app.labels import kind
 from app.motion import MotionDetector
 from app.objects import ObjectFilter
-from app.regions import cut_by, grown_around, regions_for, suppress_duplicates, to_frame, whole_frame
+from app.regions import covers, cut_by, duplicate, grown_around, regions_for, suppress_duplicates, to_frame, whole_frame
 from app.track import Tracker
 
 # Runs the detector on crops; None when it could not (stopped, failed, timed out).
 DetectFn = Callable[[Sequence[Image], float], list[Detections] | None]
 
 MAX_RELOOKS = 2  # crops grown around cut detections, per frame
+_PART = 0.85  # a box this much inside another is a part of it
 # A confirmed object counts as in view while seen this recently (a passer-by may hide it for a
 # moment), or while it stands still (a parked car behind a passer-by is still there).
 IN_VIEW_FOR = 2.0
@@ -128,7 +128,9 @@ class CameraPipeline:
         # suppress a kept one (duplicates are merged within a group: car/truck/bus).
         strong, below = self._objects.split(found)
         detections = tuple(suppress_duplicates(strong, cut=cut))
-        weak = tuple(d for d in suppress_duplicates(below) if not any(_same(d, s) for s in detections))
+        weak = tuple(
+            d for d in suppress_duplicates(below) if not any(duplicate(d, s, contained=_PART) for s in detections)
+        )
         update = self._tracker.update(detections, now, weak=weak, frame_size=size, motion=motion.boxes)
         return FrameResult(frame, motion.boxes, regions, detections, update.tracks, update.ended, True, weak)
 
@@ -138,15 +140,36 @@ class CameraPipeline:
         """Detect in the regions, and again around detections a crop cut that no known object
         explains. Returns the regions looked at, what was found (frame pixels) and which of it
         a crop's inner edge cut."""
+        found = self._detect_in(image, regions, size)
+        if found is None:
+            return None
+        again, cut = self._cut(regions, found, size, now)
+        flat = [d for dets in found for d in dets]
+        more = self._detect_in(image, again, size) if again else None
+        if more is not None:
+            for region, dets in zip(again, more, strict=True):
+                flat += dets
+                cut.update(d for d in dets if cut_by(d.box, region, size))
+            regions = (*regions, *again)
+        return regions, flat, cut
+
+    def _detect_in(self, image: Image, regions: Sequence[Box], size: tuple[int, int]) -> list[list[Detection]] | None:
+        """Each region's detections in frame pixels; None when the detector gave nothing."""
         crops = [_crop(image, r, self._model_size) for r in regions]
         results = self._detect(crops, self._objects.low_floor)
         if results is None:
             return None
-        found = [
+        return [
             to_frame(r.items, region, size, scale=region.width / crop.shape[1])
             for region, crop, r in zip(regions, crops, results, strict=True)
         ]
-        known = self._tracker.predicted_boxes(now)
+
+    def _cut(
+        self, regions: tuple[Box, ...], found: list[list[Detection]], size: tuple[int, int], now: float
+    ) -> tuple[list[Box], set[Detection]]:
+        """The detections a crop's inner edge cut, and (at most `MAX_RELOOKS`) squares grown
+        around those no known object explains."""
+        known: tuple[Box, ...] | None = None  # where tracked objects are expected: asked only if needed
         again: list[Box] = []
         cut: set[Detection] = set()
         for region, dets in zip(regions, found, strict=True):
@@ -156,37 +179,14 @@ class CameraPipeline:
                 cut.add(det)
                 if len(again) >= MAX_RELOOKS:
                     continue
-                if any(_inside(det.box, k) for k in known) or any(_inside(det.box, a) for a in again):
+                if known is None:
+                    known = self._tracker.predicted_boxes(now)
+                if any(covers(k, det.box, _PART) for k in (*known, *again)):
                     continue  # a part of an object we follow (or are about to look at whole)
                 grown = grown_around(det.box, region, size, self._model_size)
                 if grown is not None and grown not in regions and grown not in again:
                     again.append(grown)
-        flat = [d for dets in found for d in dets]
-        if not again:
-            return regions, flat, cut
-        crops = [_crop(image, r, self._model_size) for r in again]
-        more = self._detect(crops, self._objects.low_floor)
-        if more is None:
-            return regions, flat, cut
-        for region, crop, r in zip(again, crops, more, strict=True):
-            for det in to_frame(r.items, region, size, scale=region.width / crop.shape[1]):
-                flat.append(det)
-                if cut_by(det.box, region, size):
-                    cut.add(det)
-        return (*regions, *again), flat, cut
-
-
-def _inside(box: Box, where: Box) -> bool:
-    """Does `box` lie (mostly) inside `where`?"""
-    inter = Box(max(box.x1, where.x1), max(box.y1, where.y1), min(box.x2, where.x2), min(box.y2, where.y2)).area
-    return box.area > 0 and inter >= 0.85 * box.area
-
-
-def _same(weak: Detection, strong: Detection) -> bool:
-    """Is a weak detection only a worse box of a kept one (same group, overlapping or inside)?"""
-    return kind(weak.label) == kind(strong.label) and (
-        weak.box.iou(strong.box) >= 0.5 or _inside(weak.box, strong.box) or _inside(strong.box, weak.box)
-    )
+        return again, cut
 
 
 PAD_VALUE = 114  # mid grey: about what the models subtract as their mean, so "nothing there"

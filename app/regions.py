@@ -122,8 +122,8 @@ def suppress_duplicates(
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
         for i, k in enumerate(kept):
-            if kind(k.label) == kind(det.label) and _same_object(k.box, det.box, iou, contained):
-                if k in cut and det.box.area > k.box.area and _covers(det.box, k.box, contained):
+            if duplicate(k, det, iou, contained):
+                if k in cut and det.box.area > k.box.area and covers(det.box, k.box, contained):
                     kept[i] = Detection(k.label, k.score, det.box)  # k was a part of det
                 break
         else:
@@ -150,14 +150,21 @@ def grown_around(box: Box, region: Box, frame_size: tuple[int, int], model_size:
     (there is nothing more to see from here)."""
     side = max(float(model_size), 2.0 * max(box.width, box.height))
     grown = _square(box, frame_size, side)
-    if grown.width <= region.width and _covers(region, grown, 0.99):
+    if grown.width <= region.width and covers(region, grown, 0.99):
         return None
     return grown
 
 
-def _covers(big: Box, small: Box, fraction: float) -> bool:
+def covers(big: Box, small: Box, fraction: float) -> bool:
+    """Does `big` hold at least `fraction` of `small`?"""
     inter = Box(max(big.x1, small.x1), max(big.y1, small.y1), min(big.x2, small.x2), min(big.y2, small.y2)).area
     return small.area > 0 and inter >= fraction * small.area
+
+
+def duplicate(a: Detection, b: Detection, iou: float = 0.5, contained: float = 0.8) -> bool:
+    """Are two detections one object: the same kind, and overlapping by `iou` or one lying
+    `contained` inside the other?"""
+    return kind(a.label) == kind(b.label) and _same_object(a.box, b.box, iou, contained)
 
 
 def _same_object(a: Box, b: Box, iou: float, contained: float) -> bool:

@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mot import Box4, assign_tracks, id_scores  # bench/mot.py (bench/ is on sys.path when run)
+from mot import Box4, assign_tracks, id_scores, iou  # bench/mot.py (bench/ is on sys.path when run)
 
 from app.analysis import CameraAnalysis
 from app.capture import OpenCvSource
@@ -169,11 +169,16 @@ def run_scene(info: SceneInfo, config: Config, detector: Detector) -> SceneRun:
     return run
 
 
+def owners(run: SceneRun) -> dict[str, int | None]:
+    """Each event → the true object it overlaps (IoU ≥ `ASSIGN_IOU`) in most of its frames, or None."""
+    truth_boxes = [{s.id: _box4f(s.box) for s in frame} for frame in run.truth]
+    return assign_tracks(truth_boxes, run.events, min_iou=ASSIGN_IOU)
+
+
 def score(info: SceneInfo, run: SceneRun) -> Row:
     width = info.size[0]
     labels = {o.id: o.label for o in info.objects}
-    truth_boxes = [{s.id: _box4f(s.box) for s in frame} for frame in run.truth]
-    owner = assign_tracks(truth_boxes, run.events, min_iou=ASSIGN_IOU)
+    owner = owners(run)
     per_object = Counter(v for v in owner.values() if v is not None)
     alerts_of: Counter[int | None] = Counter(owner.get(a.event_id) for a in run.alerts)
     arrivals = [o for o in info.objects if o.role == "arrival"]
@@ -229,8 +234,8 @@ def _scored(
             {
                 k: b
                 for k, b in hyps.items()
-                if not any(_iou(b, h) >= 0.5 for h in hidden)
-                or any(_iou(b, _box4f(s.box)) >= 0.5 for s in frame if s.visible >= SCORED_VISIBLE)
+                if not any(iou(b, h) >= 0.5 for h in hidden)
+                or any(iou(b, _box4f(s.box)) >= 0.5 for s in frame if s.visible >= SCORED_VISIBLE)
             }
         )
     return out_truth, out_tracks
@@ -332,14 +337,6 @@ def _box4(box: Any) -> Box4:
 
 def _box4f(box: tuple[int, int, int, int]) -> Box4:
     return (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-
-
-def _iou(a: Box4, b: Box4) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 if __name__ == "__main__":

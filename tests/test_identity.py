@@ -18,8 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # bench/ is not a package
 
-from identity import SceneRun, config_for, run_scene
-from mot import assign_tracks
+from identity import SceneRun, config_for, owners, run_scene
 
 from app.demo.scenes import SceneInfo, make_scene
 from app.detect.engine import TfliteDetector
@@ -41,8 +40,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SceneInfo
 
 def analyse(info: SceneInfo, detector: TfliteDetector) -> tuple[SceneRun, dict[str, int | None]]:
     run = run_scene(info, config_for(info.path, "coco"), detector)
-    truth = [{s.id: (float(s.box[0]), float(s.box[1]), float(s.box[2]), float(s.box[3])) for s in f} for f in run.truth]
-    return run, assign_tracks(truth, run.events, min_iou=0.3)
+    return run, owners(run)
 
 
 def per_object(info: SceneInfo, owner: dict[str, int | None]) -> dict[int, int]:

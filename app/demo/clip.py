@@ -69,6 +69,7 @@ from app.demo.compose import (
     FloatImage,
     Image,
     SensorNoise,
+    beside,
     ease_out,
     frame_size,
     paste,
@@ -314,12 +315,7 @@ def make_clip(
 
 
 def _write_truth(info: ClipInfo) -> None:
-    annexb: str | None = None
-    if info.annexb is not None:
-        try:
-            annexb = str(info.annexb.resolve().relative_to(info.truth.parent.resolve()))
-        except ValueError:
-            annexb = str(info.annexb.resolve())
+    annexb = None if info.annexb is None else beside(info.annexb, info.truth)
     data: dict[str, Any] = {
         "version": TRUTH_VERSION,
         "video": info.path.name,

@@ -85,6 +85,14 @@ class SensorNoise:
         frame += bank[dy : dy + height, dx : dx + width]
 
 
+def beside(path: Path, truth: Path) -> str:
+    """How a truth file names a file that goes with it: relative to its folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(truth.parent.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
 def write_truth(path: Path, data: dict[str, Any]) -> None:
     """Write a clip's ground truth as compact JSON, atomically (a reader never sees half of it)."""
     tmp = path.with_name(path.name + ".tmp")

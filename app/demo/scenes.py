@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from app.demo.compose import ClipError, Image, SensorNoise, frame_size, write_truth
+from app.demo.compose import ClipError, Image, SensorNoise, beside, frame_size, write_truth
 from app.demo.scripts import SCRIPTS, Script, script
 from app.demo.stage import Distractor, Role, SceneObject, Seen, play
 from app.demo.video import encode_mp4, mp4_to_annexb
@@ -194,12 +194,7 @@ def make_scene(
 
 
 def _write_truth(info: SceneInfo) -> None:
-    annexb: str | None = None
-    if info.annexb is not None:
-        try:
-            annexb = str(info.annexb.resolve().relative_to(info.truth.parent.resolve()))
-        except ValueError:
-            annexb = str(info.annexb.resolve())
+    annexb = None if info.annexb is None else beside(info.annexb, info.truth)
     data: dict[str, Any] = {
         "format": "edgewatch-scene",
         "version": SCENE_VERSION,
