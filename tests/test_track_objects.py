@@ -133,3 +133,21 @@ def test_a_walker_coming_in_over_the_edge_is_confirmed_on_her_latest_looks() -> 
         confirmed.append(track.confirmed)
     # The median of all five is 0.45 (under 0.55); of the latest three it is 0.62.
     assert confirmed == [False, False, False, False, True]
+
+
+def test_while_the_frame_edge_cuts_her_she_is_judged_on_her_best_latest_look() -> None:
+    """Walking in at the left edge, her score says how much of her shows: 0.43 with a sliver
+    in view, 0.68 with most of her. Confirmed on the third look, as the floor allows; the same
+    three scores in the middle of the frame (median 0.54) are not enough."""
+    scores = [0.43, 0.54, 0.68]
+
+    def confirmations(xs: list[float]) -> list[bool]:
+        tr = tracker()
+        out = []
+        for i, (x, s) in enumerate(zip(xs, scores, strict=True)):
+            (track,) = tr.update([det("person", x, 220, 100 + 60 * i, 480, s)], i * DT, frame_size=(W, H)).tracks
+            out.append(track.confirmed)
+        return out
+
+    assert confirmations([0, 0, 2]) == [False, False, True]  # coming in: her box at the frame's edge
+    assert confirmations([500, 520, 540]) == [False, False, False]  # all of her in view: the median decides

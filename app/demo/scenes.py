@@ -17,6 +17,7 @@ frame was painted with, nearer objects hiding farther ones.
     edge_parked  20 s  a motorcycle parked at the right edge, 35% out of view; she walks past
     distant      14 s  a small person (22% of the frame height) along the foot of the wall
     wind         20 s  nobody: a hedge and a shrub in gusts, light fading and stepping, a bin, a bag
+    bin_day      20 s  the wind scene with two passers-by, who make the bin and the bag be looked at
 
 The frames get clip.py's sensor noise and are encoded as clip.py's (H.264, `app.demo.video`);
 `NAME.scene.json` goes beside `NAME.mp4`. Frames and truth depend only on the arguments.
@@ -58,7 +59,7 @@ __all__ = [
     "truth_path",
 ]
 
-SCENES: tuple[str, ...] = tuple(SCRIPTS)  # visits, linger, crossing, garage, arrival, edge_parked, distant, wind
+SCENES: tuple[str, ...] = tuple(SCRIPTS)  # see the table above
 SCENE_VERSION = 1
 ROLES: tuple[Role, ...] = ("arrival", "parked")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -309,6 +309,20 @@ def wind(fps: int, size: tuple[int, int], seed: int) -> Script:
     return Script(count, background, (), tuple(distractors), layers, light)
 
 
+def bin_day(fps: int, size: tuple[int, int], seed: int) -> Script:
+    """The wind scene with two passers-by: the crops around them take in the bin and the bag
+    again and again, so the detector looks at them on every frame they pass (a bag scores
+    as a handbag, a backpack or a cat there), not only on the rare whole-frame look."""
+    still = wind(fps, size, seed)
+    sprite = _person(clip.PERSON_HEIGHT, size[1])
+    walkers = [_walk(1, sprite, 4.0, 9.5, size), _walk(2, sprite, 12.0, 17.5, size, rtl=True)]
+    return replace(
+        still,
+        objects=tuple(SceneObject(w.id, "person", "arrival") for w in walkers),
+        layers=lambda i: still.layers(i) + _in_view(walkers, i / fps),
+    )
+
+
 def _box(sprite: Sprite, x0: int, y0: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(sprite.alpha[..., 0] >= 0.5)
     width, height = size
@@ -326,6 +340,7 @@ SCRIPTS: dict[str, Maker] = {
     "edge_parked": edge_parked,
     "distant": distant,
     "wind": wind,
+    "bin_day": bin_day,
 }
 
 

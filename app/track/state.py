@@ -35,6 +35,7 @@ class Det:
     det: Detection
     geom: Geom
     key: str
+    cut: bool = False  # the box touches the frame's edge: only part of the object shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class State:
         "last_seen",
         "moves",
         "origin",
+        "recent_cut",
         "recent_scores",
         "score",
         "snapshot",
@@ -93,6 +95,7 @@ class State:
         self.last_seen = now
         self.hits = 1
         self.recent_scores: list[float] = [det.score]
+        self.recent_cut: list[bool] = [d.cut]
         self.vx = self.vy = self.gw = self.gh = 0.0  # px/s and log-size/s
         self.moves = 0  # motion measurements so far (0: velocity unknown)
         self.still = Stillness(d.geom, now, after=rules.still_after, tolerance=rules.still_tolerance)
@@ -139,7 +142,7 @@ class State:
             self.moves += 1
         self.cx, self.cy, self.w, self.h = cx, cy, w, h
         self.box = det.box
-        self._seen(det, now, rules, stirred)
+        self._seen(det, now, rules, stirred, d.cut)
         self.still.observe(g, now)
         self._confirm(now, rules)
 
@@ -148,17 +151,18 @@ class State:
         predicted place and size (a part box says nothing reliable about either)."""
         *_, self.cx, self.cy, self.w, self.h = predicted
         self.box = Box(predicted[0], predicted[1], predicted[2], predicted[3])
-        self._seen(d.det, now, rules, False)
+        self._seen(d.det, now, rules, False, False)
         self.still.observe_part(now)
         self._confirm(now, rules)
 
-    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool) -> None:
+    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool, cut: bool) -> None:
         self.score = det.score
         self.top_score = max(self.top_score, det.score)
         self.last_seen = now
         self.hits += 1
         self.stirred = self.stirred or stirred
         self.recent_scores = [*self.recent_scores[-(_SCORE_WINDOW - 1) :], det.score]
+        self.recent_cut = [*self.recent_cut[-(_SCORE_WINDOW - 1) :], cut]
         count = self.label_counts.get(det.label, 0) + 1
         self.label_counts[det.label] = count
         if count > self.label_counts[self.label]:  # strict: a tie keeps the current label
@@ -174,10 +178,13 @@ class State:
         need = rules.confirm_score(self.label)
         scores = self.recent_scores
         if not self.still.never_moved:
-            # Something on the move is judged on its latest looks: walking in over the edge of
-            # the frame, a person scores low until most of them shows, and that says nothing
-            # about whether they are real.
+            # Something on the move is judged on its latest looks, and while the frame's edge
+            # cuts it (walking in), on the best of them: a person half in the frame scores by
+            # how much of them shows, which says nothing about whether they are real.
             scores = scores[-rules.min_hits :]
+            if any(self.recent_cut[-rules.min_hits :]):
+                self.confirmed = max(scores) >= need
+                return
         elif self.label not in PARKS and not self.stirred:
             if now - self.first_seen < STATIC_EVIDENCE:
                 return

@@ -40,7 +40,10 @@ Matching rules, applied on every `update(detections, now)`:
 
 Confirmation: after `min_hits` matches, once the median of the track's recent scores
 reaches the threshold of its current (majority) label — `confirm_score`, one number or a
-function of the label (app.objects: small, false-positive-prone classes need more).
+function of the label (app.objects: small, false-positive-prone classes need more). A
+moving track is judged on its latest `min_hits` scores, and while the frame's edge cut its
+box on one of them (walking in), on the best of those: a half-visible person's score says
+how much of them shows, not whether they are real.
 Something that does not park (a person, an animal), seen at one spot since it first
 appeared, that never moved and never had motion of its own under it (a boulder, a bin bag,
 a shadow) needs stronger evidence: `STATIC_EVIDENCE` seconds of it, at a median of
@@ -71,6 +74,8 @@ from app.track.state import Det, Rules, State, stirs
 # A detector often makes a part of a still object reach a little past it (a wheel, a shadow):
 # inside where it stands by this much, it is still that object, never a new one.
 _STANDING_INSIDE = 0.6
+# A box this close to the frame's edge (fraction of the frame's shorter side) is cut by it.
+_EDGE = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +144,7 @@ class Tracker:
         ended: list[Track] = []
         live = self._age_out(now, ended)  # rule 1
         moving = None if motion is None else [box_geom(b) for b in motion]
-        dets = [Det(d, box_geom(d.box), kind(d.label)) for d in detections]
+        dets = [Det(d, box_geom(d.box), kind(d.label), _cut(d.box, frame_size)) for d in detections]
         det_taken = self._match(live, dets, weak, now, moving)  # rules 2-7
         self._start(live, dets, det_taken, now, moving)  # rules 7-8
         live = _drop_parked_pieces(live, now)
@@ -184,7 +189,7 @@ class Tracker:
             live[ti].take(dets[di], now, rules, moving)
 
         if weak and not all(track_taken):
-            weak_dets = [Det(d, box_geom(d.box), kind(d.label)) for d in weak]
+            weak_dets = [Det(d, box_geom(d.box), kind(d.label)) for d in weak]  # continue confirmed tracks only
             weak_taken = [False] * len(weak_dets)
             pairs = weak_pairs(live, preds, weak_dets, track_taken)
             for ti, di in assign(pairs, track_taken, weak_taken):
@@ -236,6 +241,15 @@ def _drop_parked_pieces(live: list[State], now: float) -> list[State]:
             k == s.key and a is not s.still.anchor and part_of(box_geom(s.box), a, _STANDING_INSIDE) for k, a in parked
         )
     ]
+
+
+def _cut(box: Box, frame: tuple[int, int] | None) -> bool:
+    """Does the frame's edge cut this box (only part of its object in view)?"""
+    if frame is None:
+        return False
+    width, height = frame
+    margin = _EDGE * min(width, height)
+    return box.x1 <= margin or box.y1 <= margin or box.x2 >= width - margin or box.y2 >= height - margin
 
 
 def _see_off(live: list[State], now: float, frame: tuple[int, int], ended: list[Track]) -> list[State]:

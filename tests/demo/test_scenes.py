@@ -201,4 +201,4 @@ def test_the_command_line_makes_the_scenes_asked_for(tmp_path: Path) -> None:
     info = SceneInfo.load(tmp_path / "wind.scene.json")
     assert info.objects == () and {d.what for d in info.distractors} >= {"wheelie bin", "bin bag"}
     assert len(decode(tmp_path / "wind.mp4")) == len(info.frames) == 40
-    assert SCENES == ("visits", "linger", "crossing", "garage", "arrival", "edge_parked", "distant", "wind")
+    assert SCENES == ("visits", "linger", "crossing", "garage", "arrival", "edge_parked", "distant", "wind", "bin_day")
