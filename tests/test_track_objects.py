@@ -151,3 +151,13 @@ def test_while_the_frame_edge_cuts_her_she_is_judged_on_her_best_latest_look() -
 
     assert confirmations([0, 0, 2]) == [False, False, True]  # coming in: her box at the frame's edge
     assert confirmations([500, 520, 540]) == [False, False, False]  # all of her in view: the median decides
+
+
+def test_a_box_that_only_jitters_at_the_frame_edge_is_judged_on_its_median() -> None:
+    """A coat on a hook at the left edge (the person SSD's 0.58, 0.42, 0.42 there, its box
+    shrinking and wandering): cut by the edge, but not coming in, so no best-look rule."""
+    tr = tracker()
+    looks = [(4, 140, 79, 177, 0.58), (9, 134, 48, 89, 0.42), (12, 124, 47, 90, 0.42)]
+    for i, (x, y, w, h, s) in enumerate(looks):
+        (track,) = tr.update([det("person", x, y, w, h, s)], i * DT, frame_size=(W, H)).tracks
+    assert track.hits == 3 and not track.confirmed

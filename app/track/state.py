@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain import Box, Detection, Track
-from app.geometry import EPS, Geom, geom
+from app.geometry import EPS, Geom, area, geom
 from app.labels import PARKS
 from app.parking import Stillness
 
@@ -22,6 +22,8 @@ _SCORE_WINDOW = 10  # matches whose median decides confirmation
 # this much above its threshold, before it is believed: a boulder is not a dog.
 STATIC_EVIDENCE = 5.0
 STATIC_MARGIN = 0.1
+# Coming in over the frame's edge: cut by it at first, and this much larger since (more shows).
+_COMING_IN = 1.3
 # Motion under a box is the object's own when the moving area is not much larger than the box
 # (a light change or a gust moves half the frame at once, which proves nothing).
 _OWN_MOTION_OVERLAP = 0.2
@@ -48,6 +50,13 @@ class Rules:
     still_tolerance: float
 
 
+def _coming_in(looks: list[tuple[float, bool]]) -> bool:
+    """Cut by the frame's edge on the first of these looks (area, cut) and much larger on the
+    last: a thing walking or driving in (a box that only jitters at the edge does neither)."""
+    (first, cut), (last, _) = looks[0], looks[-1]
+    return cut and last >= _COMING_IN * first
+
+
 class State:
     """One track's mutable state; private to the Tracker."""
 
@@ -68,7 +77,7 @@ class State:
         "last_seen",
         "moves",
         "origin",
-        "recent_cut",
+        "recent_looks",
         "recent_scores",
         "score",
         "snapshot",
@@ -95,7 +104,7 @@ class State:
         self.last_seen = now
         self.hits = 1
         self.recent_scores: list[float] = [det.score]
-        self.recent_cut: list[bool] = [d.cut]
+        self.recent_looks: list[tuple[float, bool]] = [(area(d.geom), d.cut)]  # area, cut by the edge
         self.vx = self.vy = self.gw = self.gh = 0.0  # px/s and log-size/s
         self.moves = 0  # motion measurements so far (0: velocity unknown)
         self.still = Stillness(d.geom, now, after=rules.still_after, tolerance=rules.still_tolerance)
@@ -142,7 +151,7 @@ class State:
             self.moves += 1
         self.cx, self.cy, self.w, self.h = cx, cy, w, h
         self.box = det.box
-        self._seen(det, now, rules, stirred, d.cut)
+        self._seen(det, now, rules, stirred, (area(g), d.cut))
         self.still.observe(g, now)
         self._confirm(now, rules)
 
@@ -151,18 +160,18 @@ class State:
         predicted place and size (a part box says nothing reliable about either)."""
         *_, self.cx, self.cy, self.w, self.h = predicted
         self.box = Box(predicted[0], predicted[1], predicted[2], predicted[3])
-        self._seen(d.det, now, rules, False, False)
+        self._seen(d.det, now, rules, False, (area(predicted), False))
         self.still.observe_part(now)
         self._confirm(now, rules)
 
-    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool, cut: bool) -> None:
+    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool, look: tuple[float, bool]) -> None:
         self.score = det.score
         self.top_score = max(self.top_score, det.score)
         self.last_seen = now
         self.hits += 1
         self.stirred = self.stirred or stirred
         self.recent_scores = [*self.recent_scores[-(_SCORE_WINDOW - 1) :], det.score]
-        self.recent_cut = [*self.recent_cut[-(_SCORE_WINDOW - 1) :], cut]
+        self.recent_looks = [*self.recent_looks[-(_SCORE_WINDOW - 1) :], look]
         count = self.label_counts.get(det.label, 0) + 1
         self.label_counts[det.label] = count
         if count > self.label_counts[self.label]:  # strict: a tie keeps the current label
@@ -178,11 +187,11 @@ class State:
         need = rules.confirm_score(self.label)
         scores = self.recent_scores
         if not self.still.never_moved:
-            # Something on the move is judged on its latest looks, and while the frame's edge
-            # cuts it (walking in), on the best of them: a person half in the frame scores by
-            # how much of them shows, which says nothing about whether they are real.
+            # Something on the move is judged on its latest looks, and while it comes in over
+            # the frame's edge, on the best of them: a person half in the frame scores by how
+            # much of them shows, which says nothing about whether they are real.
             scores = scores[-rules.min_hits :]
-            if any(self.recent_cut[-rules.min_hits :]):
+            if _coming_in(self.recent_looks[-rules.min_hits :]):
                 self.confirmed = max(scores) >= need
                 return
         elif self.label not in PARKS and not self.stirred:

@@ -41,9 +41,10 @@ Matching rules, applied on every `update(detections, now)`:
 Confirmation: after `min_hits` matches, once the median of the track's recent scores
 reaches the threshold of its current (majority) label — `confirm_score`, one number or a
 function of the label (app.objects: small, false-positive-prone classes need more). A
-moving track is judged on its latest `min_hits` scores, and while the frame's edge cut its
-box on one of them (walking in), on the best of those: a half-visible person's score says
-how much of them shows, not whether they are real.
+moving track is judged on its latest `min_hits` scores, and when it is coming in over the
+frame's edge (cut by it on the first of those looks, 1.3x larger on the last), on the best of
+them: a half-visible person's score says how much of them shows, not whether they are real.
+A box that only jitters at the edge (a coat on a hook) is judged on the median.
 Something that does not park (a person, an animal), seen at one spot since it first
 appeared, that never moved and never had motion of its own under it (a boulder, a bin bag,
 a shadow) needs stronger evidence: `STATIC_EVIDENCE` seconds of it, at a median of
