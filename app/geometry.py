@@ -16,6 +16,10 @@ EPS = 1e-6
 HIDDEN_SMALLER = 0.8
 HIDDEN_INSIDE = 0.85
 HIDDEN_SHOWING = 0.95  # what shows of a partly hidden still object is at most this much of it
+# A box holding this much of a still object's box, and at most this much larger, is that object
+# with something in front of it merged into its box (a passer-by the detector boxes with it).
+MERGED_HOLDING = 0.95
+MERGED_LARGER = 1.6
 
 
 def geom(cx: float, cy: float, w: float, h: float) -> Geom:
@@ -52,6 +56,12 @@ def within(a: Geom, b: Geom, inside: float = HIDDEN_INSIDE) -> bool:
 def hidden_in(a: Geom, b: Geom) -> bool:
     """Is box a what shows of b when something hides a part of b: smaller, and inside it?"""
     return area(a) <= HIDDEN_SHOWING * area(b) and within(a, b)
+
+
+def merged_with(a: Geom, b: Geom) -> bool:
+    """Is box a box b with something next to or in front of it boxed together with it: larger,
+    but not by much, and holding all of b?"""
+    return area(b) < area(a) <= MERGED_LARGER * area(b) and within(b, a, MERGED_HOLDING)
 
 
 def part_of(a: Geom, b: Geom, inside: float = HIDDEN_INSIDE) -> bool:

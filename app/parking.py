@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from app.domain import Box
-from app.geometry import Geom, area, hidden_in, within
+from app.geometry import Geom, area, hidden_in, merged_with, within
 from app.labels import PARKS
 
 SETTLE = 1.0  # s still before a smaller box inside where it stands counts as it partly hidden
@@ -84,7 +84,9 @@ class Stillness:
         reach = self._tolerance * math.hypot(aw, ah)
         moved = math.hypot(cx - acx, cy - acy) > reach or abs(w - aw) > 2 * reach or abs(h - ah) > 2 * reach
         if moved and now - self.since >= SETTLE:
-            moved = not hidden_in(g, self.anchor)
+            # Settled, it is still there when less of it shows (someone in front) or when the
+            # detector boxes a passer-by together with it; driving off leaves where it stood.
+            moved = not (hidden_in(g, self.anchor) or merged_with(g, self.anchor))
         if moved:
             self.anchor = g
             self.since = now

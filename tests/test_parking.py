@@ -76,10 +76,21 @@ def test_moving_beyond_tolerance_starts_a_new_still_period_where_it_is() -> None
 
 def test_a_size_change_beyond_twice_the_tolerance_is_a_move() -> None:
     still = still_car()
-    still.observe(g(400, 300, 730, 500), 1.0)  # 30 px wider, centre 15 px off: within
+    still.observe(g(400, 300, 730, 500), SETTLE / 4)  # 30 px wider, centre 15 px off: within
     assert still.since == 0.0
-    still.observe(g(380, 300, 720, 500), 2.0)  # 40 px wider, centre within: beyond 2 × 18 px
-    assert still.since == 2.0
+    still.observe(g(380, 300, 720, 500), SETTLE / 2)  # 40 px wider, centre within: beyond 2 × 18 px
+    assert still.since == SETTLE / 2
+
+
+def test_once_settled_a_passer_by_boxed_together_with_it_is_not_a_move() -> None:
+    """The detector boxes a person walking past with the parked car: a larger box holding all
+    of where it stands. It stays where it stood (before, it began a new still period there, and
+    the passer-by's part boxes then dragged the car along: a second event for it)."""
+    still = still_car()
+    still.observe(g(280, 290, 705, 505), SETTLE)  # 120 px more on the left: her
+    assert still.since == 0.0 and still.anchor == box_geom(CAR)
+    still.observe(g(250, 200, 750, 600), SETTLE + 1)  # twice its size or more: it came closer
+    assert still.since == SETTLE + 1
 
 
 def test_a_slow_creep_eventually_counts_as_moving() -> None:
