@@ -15,7 +15,7 @@ from app.config.schema import (
     ScheduleWindow,
     StorageConfig,
 )
-from app.config.types import redact_url, resolve_zone
+from app.config.types import resolve_zone
 
 __all__ = [
     "ApiConfig",
@@ -33,6 +33,5 @@ __all__ = [
     "StorageConfig",
     "load_config",
     "parse_config",
-    "redact_url",
     "resolve_zone",
 ]

@@ -19,11 +19,14 @@ from app.config.types import (
     NAME_PATTERN,
     NODE_ID_PATTERN,
     ClockTime,
+    DashboardUrl,
+    DisplayName,
     Duration,
     Listen,
     Network,
     Polygon,
     Source,
+    readable,
 )
 from app.objects import DEFAULT_TRACK
 
@@ -59,6 +62,7 @@ class MotionConfig(_Model):
 
 class CameraConfig(_Model):
     source: Source = Field(description="rtsp(s)://, http(s):// MJPEG, /dev/videoN or a video file")
+    name: DisplayName | None = Field(None, description="what Home Assistant shows; default: the id made readable")
     detect_fps: float = Field(5.0, gt=0, le=30, description="frames per second sent to the detector")
     motion: MotionConfig = MotionConfig()
     zones: dict[Name, Polygon] = Field(default_factory=dict, description="named normalized polygons")
@@ -111,6 +115,12 @@ class RuleConfig(_Model):
     schedule: tuple[ScheduleWindow, ...] | None = None
     cooldown: Duration = 60.0
     severity: Literal["alert", "info"] = "alert"
+    # `name` is the rule's id (topics, alerts), so the name people read needs a key of its own
+    title: DisplayName | None = Field(None, description="what Home Assistant shows; default: the name made readable")
+
+    @property
+    def display_name(self) -> str:
+        return self.title or readable(self.name)
 
 
 class ObjectFilterConfig(_Model):
@@ -151,10 +161,31 @@ class MqttConfig(_Model):
     snapshots: bool = Field(False, description="opt-in: JPEG snapshots with alerts over MQTT")
 
 
+_HOST_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(\.{_HOST_LABEL})*\.?")  # also an IPv4 address
+_IPV6_LITERAL = re.compile(r"\[?[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?")
+
+
 class ApiConfig(_Model):
     listen: Listen = ("0.0.0.0", 8080)  # noqa: S104 - SPEC default; `allow` gates who may connect
     allow: tuple[Network, ...] = ("private", "loopback", "link-local")
+    hostnames: tuple[str, ...] = Field(
+        (),
+        description="more names (or addresses) the API answers to, besides the box's own addresses, localhost and "
+        "its host name (+ .local): a reverse proxy's name, a DNS name from the router; any other Host gets 421",
+    )
     trusted_proxies: tuple[Network, ...] = ()
+    url: DashboardUrl | None = Field(
+        None, description="the dashboard as users' browsers reach it (e.g. behind a proxy); default: from `listen`"
+    )
+
+    @field_validator("hostnames")
+    @classmethod
+    def _hostnames(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for n, name in enumerate(value):
+            if not (_HOST_NAME.fullmatch(name) or _IPV6_LITERAL.fullmatch(name)) or len(name) > 253:
+                raise ValueError(f"[{n}] '{name}': expected a host name or IP address, without scheme, port or path")
+        return value
 
 
 class StorageConfig(_Model):
@@ -179,6 +210,10 @@ class Config(_Model):
     mqtt: MqttConfig | None = None
     api: ApiConfig = ApiConfig()
     storage: StorageConfig = StorageConfig()
+
+    def camera_name(self, camera: str) -> str:
+        """The camera's display name: its `name`, else its id made readable."""
+        return self.cameras[camera].name or readable(camera)
 
     @field_validator("timezone")
     @classmethod

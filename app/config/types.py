@@ -6,7 +6,7 @@ import ipaddress
 import os
 import re
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator
@@ -107,18 +107,43 @@ def check_source(value: Any) -> str:
     return text
 
 
-def redact_url(url: str) -> str:
-    """Drop the password from a URL for logs and API output; keep the user for diagnosis."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SEPARATORS = re.compile(r"[_-]+")
+
+
+def check_display_name(value: Any) -> str:
+    """A name people read (Home Assistant, the dashboard): 1-64 characters, no control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a name, e.g. Front door")
+    text = value.strip()
+    if len(text) > 64:
+        raise ValueError("a name is at most 64 characters")
+    if _CONTROL.search(text):
+        raise ValueError("a name cannot contain control characters (tabs, newlines, ...)")
+    return text
+
+
+def readable(ident: str) -> str:
+    """An id as a default display name in sentence case: `person_in_garage` → `Person in garage`."""
+    words = _SEPARATORS.sub(" ", ident).strip()
+    return words[:1].upper() + words[1:] if words else ident
+
+
+def check_dashboard_url(value: Any) -> str:
+    """`http(s)://host[:port][/path]` as users' browsers reach the dashboard; no credentials, query or fragment."""
+    if not isinstance(value, str):
+        raise ValueError("expected a URL like http://garage-pi.lan:8080/")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host, like http://garage-pi.lan:8080/")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError("the dashboard URL takes no user, password, query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise ValueError(f"bad port in the dashboard URL: {exc}") from None
+    path = parts.path if parts.path.endswith("/") else f"{parts.path}/"
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def check_listen(value: Any) -> tuple[str, int]:
@@ -159,6 +184,8 @@ Polygon = Annotated[tuple[tuple[float, float], ...], BeforeValidator(check_polyg
 Source = Annotated[str, BeforeValidator(check_source)]
 Listen = Annotated[tuple[str, int], BeforeValidator(check_listen)]
 Network = Annotated[str, BeforeValidator(check_network)]
+DisplayName = Annotated[str, BeforeValidator(check_display_name)]
+DashboardUrl = Annotated[str, BeforeValidator(check_dashboard_url)]
 
 
 def resolve_zone(name: str | None) -> ZoneInfo:

@@ -1,9 +1,14 @@
 """YAML loading that remembers where every key and value was written.
 
-`yaml.safe_load` builds the data; `yaml.compose` (same safe loader) gives the node
-tree whose marks we index by key path, so a validation error on
-`rules[0].min_dwell` can be reported at its line and column. Duplicate keys,
-which PyYAML silently overwrites, are found on the node tree.
+PyYAML's safe loader builds the data (what `yaml.safe_load` does); a second composition
+with the same loader gives the node tree whose marks we index by key path, so a
+validation error on `rules[0].min_dwell` can be reported at its line and column.
+(Two passes: constructing merges `<<` keys into the node tree, which would read as
+duplicates.) Duplicate keys, which PyYAML silently overwrites, are found on the node tree.
+
+Both passes are bounded (`app.config.yamlbounds`): nesting depth and what aliases may add,
+so a "billion laughs" file or 100k nested `[` is an error at its line, not gigabytes or a
+RecursionError.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from app.config.yamlbounds import BoundedSafeLoader, BoundsExceeded
 
 Path = tuple[str | int, ...]
 
@@ -80,8 +87,10 @@ def _norm(path: Path) -> Path:
 def load(text: str) -> tuple[Any, Positions]:
     """Parse YAML text; raise YamlError with positions for syntax errors and duplicate keys."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = _compose(text)
+        data = _construct(text)
+    except BoundsExceeded as exc:
+        raise YamlError([Issue(Mark(exc.line, exc.col), "(yaml)", exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark.of(mark) if mark is not None else Mark(1, 1)
@@ -97,6 +106,24 @@ def load(text: str) -> tuple[Any, Positions]:
     if issues:
         raise YamlError(issues)
     return data, positions
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = BoundedSafeLoader(text)
+    try:
+        node: yaml.Node | None = loader.get_single_node()
+        return node
+    finally:
+        loader.dispose()
+
+
+def _construct(text: str) -> Any:
+    """What `yaml.safe_load(text)` returns, within the same bounds."""
+    loader = BoundedSafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _walk(node: yaml.Node, data: Any, path: Path, pos: Positions, issues: list[Issue]) -> Any:
@@ -142,10 +169,14 @@ _MISSING = object()
 
 
 def _lookup(data: dict[Any, Any], key: str) -> Any:
-    """Find the constructed dict entry for a scalar key node (keys may be int/bool)."""
+    """Find the constructed dict entry for a scalar key node (keys may be int/bool).
+    One lookup per key: a scan of the mapping per key made 3000 integer keys take 90 s."""
     if key in data:
         return (key, data[key])
-    for candidate, value in data.items():
-        if yaml.safe_load(key) == candidate:
-            return (candidate, value)
+    try:
+        resolved = yaml.safe_load(key)
+        if resolved in data:
+            return (resolved, data[resolved])
+    except (yaml.YAMLError, TypeError):  # TypeError: a key that resolves to something unhashable
+        pass
     return _MISSING
