@@ -24,7 +24,8 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 def replay(video: str, config: Config, camera: str, *, start: float, detector: Detector, emit: Emit) -> int:
-    """Returns the number of alerts; raises SourceError when the video cannot be read."""
+    """Returns the number of alerts; raises SourceError when the video cannot be read or its
+    frames are larger than app.capture.limits allows."""
     cam = config.cameras[camera]
     source = OpenCvSource(video, realtime=False)
     fps = source.fps or 25.0

@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from app.capture.opencv import OpenCvSource, SourceError
 from app.capture.slot import LatestFrame
-from app.config import redact_url
 from app.domain import Frame
+from app.redact import describe_error, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 class Source(Protocol):
     fps: float
 
-    def read(self) -> npt.NDArray[np.uint8] | None: ...
+    def read(self) -> npt.NDArray[np.uint8] | None:
+        """The next frame, None when the stream failed or ended; SourceError for a refused frame."""
+        ...
 
     def close(self) -> None: ...
 
@@ -170,7 +172,7 @@ class Camera:
             return None
         except Exception as exc:  # noqa: BLE001 - a vendor library must not kill the camera thread
             if self._current(generation):
-                self._note_failure(f"cannot open {redact_url(self._source)}: {type(exc).__name__}")
+                self._note_failure(f"cannot open {redact_url(self._source)}: {describe_error(exc, self._source)}")
             return None
         finally:
             with self._lock:
@@ -189,7 +191,12 @@ class Camera:
             started = time.monotonic()
             with self._lock:
                 self._read_started = started
-            image = source.read()
+            try:
+                image = source.read()
+            except SourceError as exc:  # a frame beyond the size limit: refused, not decoded on
+                with self._lock:
+                    self._read_started = None
+                return str(exc)
             now = time.monotonic()
             with self._lock:
                 self._read_started = None

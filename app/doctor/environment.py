@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from app.capture import OpenCvSource, SourceError, SourceKind, source_kind
 from app.config import MqttConfig, StorageConfig
-from app.config.types import redact_url
 from app.doctor.base import (
     _DEFAULT_PORTS,
     _MIB,
@@ -31,6 +30,7 @@ from app.doctor.base import (
     current_user,
 )
 from app.publish.mqtt import Message, MqttClient
+from app.redact import describe_error, redact_url
 
 
 def probe_camera(name: str, source: str) -> Check:
@@ -53,10 +53,12 @@ def probe_camera(name: str, source: str) -> Check:
     except SourceError as exc:  # its message is already redacted
         hint = "; the port answers, so check the path and the credentials" if kind is SourceKind.RTSP else ""
         return Check(check, "fail", f"{exc}{hint}", details)
-    except Exception as exc:  # noqa: BLE001 - a vendor library error, named but not quoted (it may hold the URL)
-        return Check(check, "fail", f"cannot open {shown}: {type(exc).__name__}", details)
+    except Exception as exc:  # noqa: BLE001 - a vendor library error, quoted redacted (it may hold the URL)
+        return Check(check, "fail", f"cannot open {shown}: {describe_error(exc, source)}", details)
     try:
         image = camera.read()
+    except SourceError as exc:  # a frame beyond the size limit; its message is redacted
+        return Check(check, "fail", str(exc), details)
     finally:
         camera.close()
     elapsed_ms = round((time.monotonic() - started) * 1000)

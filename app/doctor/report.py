@@ -10,7 +10,6 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from app.config import Config, resolve_zone
 from app.config.demo import config_or_report
@@ -20,6 +19,7 @@ from app.detect.models import ModelStore
 from app.doctor.base import _MARKS, EXIT_BAD_CONFIG, EXIT_OK, EXIT_PROBLEMS, Check
 from app.doctor.detection import _runtime_probe, check_coral, check_libedgetpu, check_models, check_runtime
 from app.doctor.environment import CameraProbes, check_broker, check_clock, check_disk, ntp_synchronized
+from app.redact import MIN_SCRUB_LENGTH, scrub, url_secrets
 
 
 def run_checks(
@@ -84,25 +84,15 @@ def render_json(checks: list[Check]) -> str:
 
 
 def config_secrets(config: Config) -> list[str]:
-    """Every secret the config points at: camera URL passwords and the broker password."""
-    found: list[str] = []
-    for camera in config.cameras.values():
-        with contextlib.suppress(ValueError):
-            password = urlsplit(camera.source).password
-            if password:
-                found += [password, unquote(password)]
+    """Every secret the config points at: camera URL passwords and secret query values (as
+    app.redact finds them, malformed URLs too) and the broker password."""
+    found: list[str] = [s for camera in config.cameras.values() for s in url_secrets(camera.source)]
     if config.mqtt is not None and config.mqtt.password_file:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             text = Path(config.mqtt.password_file).read_text(encoding="utf-8")
             found += [text.rstrip("\r\n"), text.strip()]
     # Very short secrets are left alone: scrubbing "1" would garble every number in the report.
-    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
-
-
-def scrub(text: str, secret_values: list[str]) -> str:
-    for value in secret_values:
-        text = text.replace(value, "***")
-    return text
+    return sorted({s for s in found if len(s) >= MIN_SCRUB_LENGTH}, key=len, reverse=True)
 
 
 @contextlib.contextmanager
