@@ -6,7 +6,10 @@
 #   docker build --build-arg CORAL=no -t edgewatch .                       # CPU detection only
 #
 # The build needs network access once (PyPI for tensorflow, pip and the app's dependencies;
-# Coral's apt repository); the image never downloads anything at run time. The model build
+# Coral's apt repository); the image never downloads anything at run time. The app's Python
+# dependencies come from deploy/requirements.lock with --require-hashes, and Coral's key is
+# taken only if its fingerprint is the one pinned in deploy/install.sh. (The base image is not
+# pinned by digest here: the registry-free build from Debian packages is another issue's.) The model build
 # runs tensorflow in the build stage only: the runtime image holds no tensorflow.
 #
 # Run it (the image is made for a read-only root filesystem; deploy/compose.yaml does all this):
@@ -62,24 +65,29 @@ RUN EDGEWATCH_BUILD_CACHE=/tmp/model-build bash models/build.sh \
  && install -m 0644 models/build/SHA256SUMS models/build/*.tflite /opt/edgewatch/models/build/ \
  && rm -rf /tmp/model-build
 
-# The app as a wheel, installed (non-editable, bytecode compiled) into the runtime's venv.
+# The runtime's venv: every dependency from deploy/requirements.lock, each checked against its
+# sha256 (wheels only), then the app as a wheel built with the locked setuptools and wheel (no
+# build isolation, which would fetch them again unchecked) and installed without dependencies.
 COPY pyproject.toml README.md ./
+COPY deploy/requirements.lock deploy/
 COPY app/ app/
-RUN python -m pip wheel --no-deps --wheel-dir /dist . \
- && python -m venv /opt/edgewatch/venv \
- && /opt/edgewatch/venv/bin/pip install /dist/edgewatch-*.whl \
+RUN python -m venv /opt/edgewatch/venv \
+ && /opt/edgewatch/venv/bin/pip install --require-hashes --only-binary=:all: -r deploy/requirements.lock \
+ && /opt/edgewatch/venv/bin/pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /dist . \
+ && /opt/edgewatch/venv/bin/pip install --no-deps --no-index /dist/edgewatch-*.whl \
  && /opt/edgewatch/venv/bin/edgewatch --version
 
 # ---------------------------------------------------------------------------------------------
-# coral-key: Coral's apt signing key, dearmored (no curl or gpg in the runtime image)
+# coral-key: Coral's apt signing key, only if its fingerprint is the pinned one, as a binary
+# keyring of that key alone (no curl or gpg in the runtime image). The check is the installer's
+# own (trusted_keyring and CORAL_KEY_FINGERPRINT in deploy/install.sh, sourced, not run).
 FROM ${PYTHON_IMAGE} AS coral-key
+COPY deploy/install.sh /tmp/install.sh
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl gpg \
  && curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 \
       -o /tmp/apt-key.gpg https://packages.cloud.google.com/apt/doc/apt-key.gpg \
- && if grep -q -- '-----BEGIN PGP PUBLIC KEY BLOCK-----' /tmp/apt-key.gpg; then \
-      gpg --batch --dearmor -o /coral-edgetpu.gpg /tmp/apt-key.gpg; \
-    else cp /tmp/apt-key.gpg /coral-edgetpu.gpg; fi
+ && bash -c '. /tmp/install.sh && trusted_keyring /tmp/apt-key.gpg "$CORAL_KEY_FINGERPRINT" /coral-edgetpu.gpg'
 
 # ---------------------------------------------------------------------------------------------
 # runtime: Python, the venv, the verified models, libedgetpu; runs as uid 10001

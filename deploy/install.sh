@@ -35,10 +35,20 @@ readonly UNIT_DEST="/etc/systemd/system/edgewatch.service"
 readonly UDEV_DEST="/etc/udev/rules.d/99-edgewatch-coral.rules"
 readonly TMPFILES_DEST="/usr/lib/tmpfiles.d/edgewatch.conf"
 readonly CORAL_KEY_URL="https://packages.cloud.google.com/apt/doc/apt-key.gpg"
+# The key that signs packages.cloud.google.com/apt (Coral's repository is one of its suites):
+# "Rapture Automatic Signing Key (cloud-rapture-signing-key-2022-03-07-08_01_01.pub)", rsa2048,
+# created 2022-05-21, key id B53DC80D13EDEF05. Only this key from the downloaded file is
+# trusted, and only for Coral's repository; the file also carries Google's Artifact Registry
+# signer, which is not needed here. If Google rotates the key, the install stops at this step
+# saying so: check the new fingerprint against Google's own statement before changing this.
+readonly CORAL_KEY_FINGERPRINT="A362B822F6DEDC652817EA46B53DC80D13EDEF05"
 readonly CORAL_KEYRING="/usr/share/keyrings/coral-edgetpu.gpg"
 readonly CORAL_LIST="/etc/apt/sources.list.d/coral-edgetpu.list"
 readonly CORAL_LINE="deb [signed-by=$CORAL_KEYRING] https://packages.cloud.google.com/apt coral-edgetpu-stable main"
 readonly RUNTIME_PACKAGES=(python3 python3-venv ca-certificates)
+# Every Python package the venv gets, pinned with its sha256 (runtime dependencies and what
+# builds the wheel); pip installs with --require-hashes, so nothing unpinned comes in.
+readonly LOCK="deploy/requirements.lock"
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 offline=0 coral=1 max_frequency=0 use_systemd=1 start=0 wheels=""
@@ -77,7 +87,8 @@ usage: sudo bash deploy/install.sh [options]
   --max-frequency   install libedgetpu1-max instead of libedgetpu1-std (faster, runs hot)
   --offline         no network: skip apt, the Coral repository and PyPI
   --wheels DIR      with --offline: install the virtualenv from the wheels in DIR
-                    (pip --no-index --find-links DIR); without it the venv step is skipped
+                    (pip --no-index --find-links DIR, each checked against the hashes in
+                    deploy/requirements.lock); without it the venv step is skipped
   --no-systemd      for a chroot or container: install the unit, udev and tmpfiles files
                     but call neither systemctl nor udevadm nor systemd-tmpfiles
   -h, --help        this help
@@ -108,7 +119,7 @@ parse_args() {
     shift
   done
   if [ -n "$wheels" ]; then
-    [ -d "$wheels" ] || die "--wheels $wheels is not a directory" "give the folder that holds the wheels (pip download -d DIR .)"
+    [ -d "$wheels" ] || die "--wheels $wheels is not a directory" "give the folder that holds the wheels (pip download --require-hashes --only-binary=:all: -r deploy/requirements.lock -d DIR)"
     wheels=$(cd "$wheels" && pwd)
     [ "$offline" -eq 1 ] || warn "--wheels is used only with --offline; installing from PyPI"
   fi
@@ -180,6 +191,7 @@ preflight() {
   if [ ! -f "$src/pyproject.toml" ] || [ ! -d "$src/app" ]; then
     die "$src is not an edgewatch checkout (no pyproject.toml or app/)" "run deploy/install.sh from a clone or an unpacked release of edgewatch"
   fi
+  [ -f "$src/$LOCK" ] || die "$src/$LOCK is missing" "use a complete checkout or release of edgewatch"
   local f
   for f in edgewatch.service 99-edgewatch-coral.rules edgewatch.tmpfiles; do
     [ -f "$src/systemd/$f" ] || die "$src/systemd/$f is missing" "use a complete checkout or release of edgewatch"
@@ -219,6 +231,27 @@ system_packages() {
     || die "python3's venv module is incomplete" "apt-get install python3-venv (or pre-seed it in the image)"
 }
 
+# trusted_keyring KEYFILE FINGERPRINT OUT: OUT becomes a binary keyring holding only the key
+# with that full fingerprint, taken from KEYFILE (armored or binary, any number of keys), or
+# the installer stops. gpg works in a scratch home: the caller's keyrings are not touched.
+trusted_keyring() {
+  local from=$1 want=$2 out=$3 home found
+  home=$(mktemp -d)
+  found=$(gpg --homedir "$home" --batch --with-colons --show-keys "$from" 2>/dev/null \
+    | awk -F: '$1 == "pub" { pub = 1; next } $1 == "fpr" && pub { print $10; pub = 0 }') || true
+  if ! printf '%s\n' "$found" | grep -qx -- "$want"; then
+    rm -rf -- "$home"
+    die "the signing key from $CORAL_KEY_URL is not the one this installer trusts (expected fingerprint $want, found: ${found//$'\n'/ })" \
+      "do not install from an unverified repository; use --no-coral, or check Google's current key for packages.cloud.google.com and update CORAL_KEY_FINGERPRINT in deploy/install.sh"
+  fi
+  if ! gpg --homedir "$home" --batch --quiet --import "$from" 2>/dev/null \
+    || ! gpg --homedir "$home" --batch --export "$want" >"$out" || [ ! -s "$out" ]; then
+    rm -rf -- "$home"
+    die "gpg could not extract key $want" "check that gpg works (apt-get install gpg), then run the installer again"
+  fi
+  rm -rf -- "$home"
+}
+
 coral_runtime() {
   step="coral"
   if [ "$coral" -eq 0 ]; then
@@ -242,14 +275,9 @@ coral_runtime() {
     curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --max-time 60 \
       -o "$work/coral-key" "$CORAL_KEY_URL" \
       || die "cannot download Coral's signing key from $CORAL_KEY_URL" "check the network (or use --no-coral), then run the installer again"
-    if grep -q -- '-----BEGIN PGP PUBLIC KEY BLOCK-----' "$work/coral-key"; then
-      gpg --batch --yes --dearmor -o "$work/coral.gpg" "$work/coral-key" \
-        || die "gpg could not dearmor Coral's signing key" "check that $CORAL_KEY_URL serves a PGP key, then run the installer again"
-    else
-      cp -- "$work/coral-key" "$work/coral.gpg" # already a binary keyring
-    fi
+    trusted_keyring "$work/coral-key" "$CORAL_KEY_FINGERPRINT" "$work/coral.gpg"
     install -D -m 0644 -o root -g root "$work/coral.gpg" "$CORAL_KEYRING"
-    changed "installed Coral's signing key as $CORAL_KEYRING"
+    changed "installed Coral's signing key ($CORAL_KEY_FINGERPRINT) as $CORAL_KEYRING"
   fi
   printf '%s\n' "$CORAL_LINE" >"$work/coral.list"
   if install_file "$work/coral.list" "$CORAL_LIST" 0644; then
@@ -307,7 +335,7 @@ service_user() {
 
 # A digest of what `pip install` builds from: a changed checkout means a reinstall.
 source_digest() {
-  (cd "$src" && find pyproject.toml README.md app -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
+  (cd "$src" && find pyproject.toml README.md "$LOCK" app -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
     | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
@@ -339,13 +367,19 @@ virtualenv() {
   # read-only, maybe an unpacked release) is left as it was.
   mkdir -p "$work/src"
   cp -R -- "$src/pyproject.toml" "$src/README.md" "$src/app" "$work/src/"
+  # First every dependency, each checked against its hash in the lock (wheels only: building
+  # an sdist would fetch unhashed build tools); then edgewatch itself, built with the locked
+  # setuptools and wheel (no build isolation: that would download them again, unchecked).
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/pip" install --quiet --no-cache-dir \
-    "${pip_source[@]}" "$work/src" \
+    --require-hashes --only-binary=:all: "${pip_source[@]}" -r "$src/$LOCK" \
     || if [ "$offline" -eq 1 ]; then
-      die "pip could not install edgewatch from the wheels in $wheels" "that folder needs every dependency plus setuptools and wheel: pip download -d DIR . setuptools wheel (on a machine with the same architecture and Python)"
+      die "pip could not install the locked dependencies from the wheels in $wheels" "that folder needs every wheel of $LOCK: pip download --require-hashes --only-binary=:all: -r $LOCK -d DIR (on a machine with the same architecture and Python)"
     else
-      die "pip could not install edgewatch into $VENV" "check the network access to PyPI (or use --offline --wheels DIR), then run the installer again"
+      die "pip could not install the locked dependencies into $VENV (a download failed or did not match its hash)" "check the network access to PyPI (or use --offline --wheels DIR), then run the installer again"
     fi
+  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/pip" install --quiet --no-cache-dir \
+    --no-deps --no-build-isolation --no-index "$work/src" \
+    || die "pip could not build edgewatch from $src" "see pip's message above, fix the cause and run the installer again"
   "$VENV/bin/edgewatch" --version >/dev/null || die "the installed edgewatch does not start" "run $VENV/bin/edgewatch --version to see why"
   printf '%s\n' "$digest" >"$stamp"
   changed "installed $("$VENV/bin/edgewatch" --version) into $VENV"
@@ -608,4 +642,7 @@ main() {
   first_boot
 }
 
-main "$@"
+# Sourcing the script (tests, the container build) defines its functions and runs nothing.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -241,6 +241,19 @@ def test_the_unit_keeps_what_the_appliance_needs() -> None:
     }  # fmt: skip
 
 
+def test_the_unit_caps_memory_and_tasks_for_a_pi_with_2_gb(tmp_path: Path) -> None:
+    """A leak or a hostile stream ends in an OOM kill and a restart of this service, not in a
+    frozen box: MemoryMax= within what a 2 GB Pi can give, TasksMax= well above the ~25 tasks
+    four cameras use. systemd parses both (a bad value would be a warning from `verify`)."""
+    unit = unit_settings(UNIT.read_text())
+    assert unit.get("Service.MemoryMax") == ["1G"] and unit.get("Service.TasksMax") == ["256"]
+    analyze = systemd_tool("systemd-analyze")
+    broken = runnable_copy(tmp_path)
+    broken.write_text(broken.read_text().replace("MemoryMax=1G", "MemoryMax=1 gigabyte"))
+    done = run(analyze, "verify", "--man=no", str(broken))
+    assert "Invalid memory limit" in done.stdout + done.stderr  # so the clean verify does read ours
+
+
 # -- udev -----------------------------------------------------------------------------------------
 
 UDEV_PAIR = re.compile(r'\s*([A-Z]+(?:\{[^}]+\})?)\s*(==|!=|\+=|-=|:=|=)\s*"([^"]*)"\s*(,|$)')

@@ -32,6 +32,7 @@ from tests.conftest import photo
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "deploy" / "install.sh"
+LOCK = ROOT / "deploy" / "requirements.lock"
 CACHE = ROOT / ".cache"
 CHROOT_TAR = CACHE / "chroot-bookworm.tar"
 CHROOT_KEY = CACHE / "chroot-bookworm.key"
@@ -163,31 +164,24 @@ def chroot_tarball() -> Path:
 
 
 def wheels() -> Path:
-    """Every wheel the appliance needs (plus setuptools and wheel to build it), from PyPI, once."""
+    """Every wheel of deploy/requirements.lock for this machine, from PyPI, checked against the
+    lock's hashes, once (the installer installs them with --require-hashes)."""
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the chroot's Python is Debian bookworm's 3.11: its wheels must be fetched by a 3.11")
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
     folder = CACHE / "deploy-wheels" / f"cp311-{platform.machine()}-{digest}"
     if (folder / ".complete").is_file():
         return folder
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    project = folder.parent / "project"  # pip builds the project's metadata in place: not in the checkout
-    if project.exists():
-        shutil.rmtree(project)
-    project.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, project / name)
-    shutil.copytree(ROOT / "app", project / "app", ignore=shutil.ignore_patterns("__pycache__"))
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
-    command += ["--only-binary=:all:", "-d", str(folder), str(project), "setuptools>=68", "wheel"]
+    command += ["--require-hashes", "--only-binary=:all:", "-d", str(folder), "-r", str(LOCK)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-    shutil.rmtree(project)
     if done.returncode != 0:
-        pytest.fail(f"pip download of the appliance's wheels failed:\n{done.stderr[-3000:]}")
+        pytest.fail(f"pip download of the locked wheels failed:\n{done.stderr[-3000:]}")
     (folder / ".complete").touch()
-    for stale in folder.parent.iterdir():  # wheels for an older pyproject.toml
+    for stale in folder.parent.iterdir():  # wheels for an older lock
         if stale != folder and stale.is_dir():
             shutil.rmtree(stale)
     return folder
