@@ -31,12 +31,14 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     path = credentials_path(config.storage.path)
     try:
-        Credentials(path).set_password(password)
+        revoked = Credentials(path).set_password(password)
     except WeakPasswordError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     except OSError as exc:
         return _fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_FATAL)
     print(f"password set for {USERNAME} ({path})")
+    if revoked:
+        print(f"{revoked} API token(s) revoked with the old password: give your hubs new ones")
     return EXIT_OK
 
 

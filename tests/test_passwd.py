@@ -106,6 +106,22 @@ def test_a_new_password_replaces_the_old_one(tmp_path: Path, monkeypatch: pytest
     assert not stored(tmp_path).verify_password(USERNAME, PASSWORD)
 
 
+def test_a_new_password_says_that_the_hubs_tokens_were_revoked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    assert run(config, stdin=True) == 0
+    for hub in ("home-assistant", "node-red"):
+        stored(tmp_path).create_token(hub)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another long passphrase\n"))
+    assert run(config, stdin=True) == 0
+    out, _ = capsys.readouterr()
+    assert "2 API token(s) revoked" in out
+    assert stored(tmp_path).tokens() == []
+
+
 def test_bad_config_exits_2_with_file_line_col(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

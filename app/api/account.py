@@ -2,23 +2,27 @@
 
 No default password: until `edgewatch passwd` or the one-time setup code (printed
 on the console at start) sets one, nothing but /api/health and this step answers.
-Failed logins and setup attempts share one per-address limiter (429 once it trips)."""
+Logins and setup attempts share one limiter (auth/limiter.py): each attempt takes its slot
+before the password or code is checked, so concurrent guesses cannot outrun it (429)."""
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import (
+    Attempt,
     Credentials,
     CredentialsError,
     LoginLimiter,
     Sessions,
     SetupCode,
     TokenInfo,
+    TooManyAttempts,
     WeakPasswordError,
     check_password_strength,
 )
@@ -45,12 +49,15 @@ def account_router(
     def client(request: Request) -> str:
         return str(request.scope.get("state", {}).get("client_ip", "?"))
 
-    def refuse_if_limited(address: str) -> None:
-        wait = limiter.retry_after(address)
-        if wait is not None:
+    def reserve(address: str) -> Attempt:
+        """Takes this attempt's slot before anything is verified; 429 when the address must wait."""
+        try:
+            return limiter.reserve(address)
+        except TooManyAttempts as exc:
+            wait = max(1, math.ceil(exc.retry_after))
             raise HTTPException(
-                429, f"too many failed attempts; try again in {wait:.0f} s", headers={"Retry-After": f"{wait:.0f}"}
-            )
+                429, f"too many failed attempts; try again in {wait} s", headers={"Retry-After": str(wait)}
+            ) from None
 
     def open_session(request: Request, response: Response) -> None:
         response.set_cookie(
@@ -69,13 +76,12 @@ def account_router(
         address = client(request)
         if not credentials.has_password():
             raise HTTPException(409, NO_PASSWORD)
-        refuse_if_limited(address)
-        ok = await run_in_threadpool(credentials.verify_password, body.username, body.password)  # argon2: ~50 ms
+        attempt = reserve(address)  # counted now, not after the verify: a burst cannot all get through
+        ok = await run_in_threadpool(credentials.verify_password, body.username, body.password)  # argon2: ~100 ms
         if not ok:
-            limiter.failure(address)
             log.warning("api: failed login from %s", address)  # never the name or password typed
             raise HTTPException(401, "wrong username or password")
-        limiter.success(address)
+        limiter.success(attempt)
         log.info("api: login from %s", address)
         open_session(request, response)
 
@@ -96,17 +102,16 @@ def account_router(
         address = client(request)
         if credentials.has_password() or setup_code is None:
             raise HTTPException(409, "the admin password is already set; log in instead")
-        refuse_if_limited(address)
         try:
             check_password_strength(body.password)  # before the code is spent on a password we refuse
         except WeakPasswordError as exc:
             raise HTTPException(422, f"password too weak: {exc}") from None
+        attempt = reserve(address)  # a guess at the code: counted like a password guess
         if not setup_code.redeem(body.code):  # check and consume at once: two racing requests, one winner
-            limiter.failure(address)
             log.warning("api: wrong setup code from %s", address)
             raise HTTPException(401, "wrong setup code (it is printed on the console at start)")
         await run_in_threadpool(credentials.set_password, body.password)
-        limiter.success(address)
+        limiter.success(attempt)
         log.info("api: admin password set from %s with the setup code", address)
         open_session(request, response)
 

@@ -1,4 +1,4 @@
-"""Builds the FastAPI application: LAN guard → login gate → routes (SPEC: HTTP API).
+"""Builds the FastAPI application: LAN guard → Host check → login gate → routes (SPEC: HTTP API).
 
 No CORS middleware (the API is for this origin only), no Swagger/ReDoc pages (they
 load scripts from a CDN, and the box may be offline); the OpenAPI schema itself is at
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,7 @@ from app.api.account import account_router, token_router
 from app.api.auth import Credentials, LoginLimiter, Sessions, SetupCode
 from app.api.gate import LoginGate
 from app.api.guard import LanGuard
+from app.api.hosts import HostGuard
 from app.api.models import Health
 from app.api.routes import Backend, data_router
 from app.config import ApiConfig
@@ -95,5 +97,9 @@ def create_app(backend: Backend, metrics: Metrics, security: Security, config: A
 
     # Added innermost first: the guard ends up outermost, before anything else runs.
     app.add_middleware(LoginGate, credentials=security.credentials, sessions=security.sessions)
+    names = list(config.hostnames)
+    if config.url is not None and urlsplit(config.url).hostname:  # the dashboard link Home Assistant shows
+        names.append(str(urlsplit(config.url).hostname))
+    app.add_middleware(HostGuard, listen_host=config.listen[0], hostnames=names)
     app.add_middleware(LanGuard, allow=config.allow, trusted_proxies=config.trusted_proxies)
     return app

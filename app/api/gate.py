@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.auth import Credentials, Sessions
 
 SESSION_COOKIE = "ew_session"
-TOKEN_PREFIX = "Bearer "  # noqa: S105 - the scheme name, not a secret
+BEARER = "bearer"  # the auth scheme; schemes are case-insensitive (RFC 9110 11.1): `Bearer`, `bearer`, `BEARER`
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The only doors that open without a login: they reveal nothing and change nothing but
 # the login state. Static assets are the login page's script and style, no data.
@@ -52,9 +52,9 @@ class LoginGate:
 
     def _principal(self, headers: dict[str, str]) -> str | None:
         """'session:<id>' or 'token:<id>' when the request proves a login, else None."""
-        authorization = headers.get("authorization", "")
-        if authorization.startswith(TOKEN_PREFIX):
-            token = self._credentials.verify_token(authorization[len(TOKEN_PREFIX) :].strip())
+        scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == BEARER:
+            token = self._credentials.verify_token(credentials.strip())
             return f"token:{token.id}" if token is not None else None
         session = cookie(headers.get("cookie", ""), SESSION_COOKIE)
         if session and self._sessions.valid(session, not_before=self._credentials.password_set_at()):

@@ -15,6 +15,8 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from app.api.wire import GuardedHttpToolsProtocol
+
 log = logging.getLogger(__name__)
 
 RETRY_BIND_S = 10.0
@@ -66,8 +68,10 @@ class ApiServer:
                 server_header=False,
                 lifespan="off",
                 timeout_keep_alive=5,
-                limit_concurrency=256,
-                h11_max_incomplete_event_size=16 * 1024,
+                # httptools with bounded heads, read deadlines and idle eviction (wire.py); the connection cap is
+                # the protocol's, so uvicorn's 503 comes only when every connection is busy answering
+                http=GuardedHttpToolsProtocol,
+                limit_concurrency=GuardedHttpToolsProtocol.max_connections + 1,
             )
             self._server = uvicorn.Server(config)
             log.info("api: dashboard and API on http://%s:%d/", _show(self._host), self.port)

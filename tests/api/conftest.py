@@ -104,6 +104,26 @@ def client_for(stack: Stack) -> Iterator[Callable[..., TestClient]]:
         client.close()
 
 
+@pytest.fixture
+def serve(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Serves the real app with uvicorn as `edgewatch run` does, on a free port; returns its base URL.
+    `serve(api="{hostnames: [...]}", security=...)` for another `api:` section or login state."""
+    servers: list[ApiServer] = []
+
+    def start(*, api: str | None = None, security: Security | None = None, host: str = "127.0.0.1") -> str:
+        config = stack.config if api is None else api_config(tmp_path, {"porch": "rtsp://127.0.0.1:9/x"}, api=api)
+        app = create_app(stack.service, stack.service.metrics, security or stack.security, config.api)
+        server = ApiServer(app, host, 0)
+        servers.append(server)
+        server.start()
+        assert server.port is not None
+        return f"http://127.0.0.1:{server.port}"
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 def login(client: TestClient, password: str = PASSWORD) -> httpx.Response:
     response: httpx.Response = client.post("/api/login", json={"username": "admin", "password": password})
     return response

@@ -21,11 +21,13 @@ from app.api.auth import (
     LoginLimiter,
     Sessions,
     SetupCode,
+    TooManyAttempts,
     WeakPasswordError,
     check_password_strength,
     credentials_path,
 )
 from app.api.auth.credentials import MAX_TOKENS
+from app.api.auth.limiter import keys_of
 from app.api.auth.sessions import SETUP_ALPHABET
 
 GOOD = "correct horse battery staple"
@@ -215,11 +217,21 @@ def test_the_service_sees_a_password_set_by_another_process(path: Path, clock: F
 
 def test_a_stale_instance_does_not_overwrite_another_ones_change(path: Path) -> None:
     service, passwd = Credentials(path, hasher=cheap_hasher()), Credentials(path, hasher=cheap_hasher())
-    assert not passwd.has_password()  # read while the file was empty
-    service.create_token("home-assistant")
+    assert not service.has_password()  # read while the file was empty
     passwd.set_password(GOOD)
-    assert [t.name for t in service.tokens()] == ["home-assistant"]
-    assert service.verify_password(USERNAME, GOOD)
+    service.create_token("home-assistant")
+    assert [t.name for t in passwd.tokens()] == ["home-assistant"]
+    assert passwd.verify_password(USERNAME, GOOD) and service.verify_password(USERNAME, GOOD)
+
+
+def test_a_password_change_revokes_every_token(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    service = Credentials(path, hasher=cheap_hasher())
+    service.set_password(GOOD)
+    secrets = [service.create_token(name)[1] for name in ("home-assistant", "prometheus")]
+    caplog.set_level(logging.INFO)
+    Credentials(path, hasher=cheap_hasher()).set_password(OTHER_GOOD)  # `edgewatch passwd`, another process
+    assert service.tokens() == [] and all(service.verify_token(s) is None for s in secrets)
+    assert "2 API token(s) revoked" in caplog.text and all(s not in caplog.text for s in secrets)
 
 
 def test_concurrent_writers_lose_nothing(path: Path) -> None:
@@ -353,7 +365,7 @@ def test_unsaved_token_use_survives_another_process_write(path: Path, clock: Fak
     service.verify_token(secret)
     clock.advance(10)
     service.verify_token(secret)  # only in memory
-    Credentials(path, hasher=cheap_hasher(), clock=clock).set_password(GOOD)
+    Credentials(path, hasher=cheap_hasher(), clock=clock).create_token("prometheus")
     assert service.tokens()[0].last_used_at == clock.now
 
 
@@ -466,57 +478,97 @@ def test_setup_code_is_one_time() -> None:
 # ---- login limiter
 
 
-def test_five_failures_then_refused_until_the_window_frees_a_slot() -> None:
+def refused_for(limiter: LoginLimiter, address: str) -> float | None:
+    """None after reserving an attempt for `address`, or the seconds it was told to wait."""
+    try:
+        limiter.reserve(address)
+    except TooManyAttempts as exc:
+        return exc.retry_after
+    return None
+
+
+def test_five_attempts_then_refused_until_the_window_frees_a_slot() -> None:
     clock = FakeClock(0.0)
     limiter = LoginLimiter(clock=clock)
     for _ in range(5):
-        assert limiter.retry_after("10.0.0.5") is None
-        limiter.failure("10.0.0.5")
+        assert refused_for(limiter, "10.0.0.5") is None  # counted as it starts: no verify needed to count
         clock.advance(1)
-    assert limiter.retry_after("10.0.0.5") == pytest.approx(55.0)  # oldest failure at 0 leaves at 60
-    assert limiter.retry_after("10.0.0.6") is None  # another address is not affected
+    assert refused_for(limiter, "10.0.0.5") == pytest.approx(55.0)  # oldest attempt at 0 leaves at 60
+    assert refused_for(limiter, "10.0.0.6") is None  # another address is not affected
     clock.now = 59.5
-    assert limiter.retry_after("10.0.0.5") == pytest.approx(0.5)
+    assert refused_for(limiter, "10.0.0.5") == pytest.approx(0.5)  # a refusal itself counts for nothing
     clock.now = 60.0
-    assert limiter.retry_after("10.0.0.5") is None
-    limiter.failure("10.0.0.5")  # five within the window again: at 1, 2, 3, 4 and 60
-    assert limiter.retry_after("10.0.0.5") == pytest.approx(1.0)
+    assert refused_for(limiter, "10.0.0.5") is None  # five within the window again: at 1, 2, 3, 4 and 60
+    assert refused_for(limiter, "10.0.0.5") == pytest.approx(1.0)
 
 
-def test_success_clears_the_address() -> None:
+def test_success_gives_the_slot_back_and_clears_the_address() -> None:
     clock = FakeClock(0.0)
-    limiter = LoginLimiter(clock=clock)
+    limiter = LoginLimiter(max_global=6, clock=clock)
+    for _ in range(4):
+        limiter.reserve("10.0.0.5")
+    limiter.success(limiter.reserve("10.0.0.5"))
+    assert refused_for(limiter, "10.0.0.5") is None  # its failures are forgiven
+    for n in range(5):  # 1 + 5 = 6 attempts in all, not 4 + 1 + 1 + 5: the success is not a global failure
+        assert refused_for(limiter, f"10.0.1.{n}") is None
+    assert refused_for(limiter, "10.0.0.5") is not None  # now it is under attack, and 10.0.0.5 failed once
+
+
+def test_ipv6_counts_by_address_and_during_an_attack_by_64() -> None:
+    clock = FakeClock(0.0)
+    limiter = LoginLimiter(max_global=10, clock=clock)
     for _ in range(5):
-        limiter.failure("10.0.0.5")
-    assert limiter.retry_after("10.0.0.5") is not None
-    limiter.success("10.0.0.5")
-    assert limiter.retry_after("10.0.0.5") is None
+        assert refused_for(limiter, "2001:db8:1:2::1") is None
+    assert refused_for(limiter, "2001:db8:1:2::1") is not None
+    # The house's other devices share its /64: one host's failures do not lock them out.
+    assert refused_for(limiter, "2001:db8:1:2::2") is None
+    for n in range(4):
+        assert refused_for(limiter, f"2001:db8:1:2::{n + 10:x}") is None  # ten in all: now an attack
+    # During it, a /64 is one source: addresses rotated within it are not fresh starts ...
+    assert refused_for(limiter, "2001:db8:1:2:dead:beef:0:1") == pytest.approx(60.0)
+    # ... while another /64 (and IPv4, also as mapped by a dual-stack socket) still get one attempt.
+    assert refused_for(limiter, "2001:db8:1:3::1") is None
+    assert refused_for(limiter, "::ffff:10.0.0.1") is None
+    assert refused_for(limiter, "10.0.0.1") is not None
+    assert keys_of("::ffff:10.0.0.1") == ("10.0.0.1", "10.0.0.1")
+    assert keys_of("2001:db8::7") == ("2001:db8::7", "2001:db8::/64")
 
 
-def test_global_limit_slows_distributed_guessing() -> None:
+def test_global_budget_spent_means_one_attempt_per_fresh_address() -> None:
     clock = FakeClock(0.0)
     limiter = LoginLimiter(max_failures=5, max_global=10, clock=clock)
+    limiter.reserve("10.0.0.9")  # the owner mistyped once, at 0
+    clock.now = 20.0
     for n in range(10):
-        assert limiter.retry_after("10.0.1.1") is None
-        limiter.failure(f"10.0.0.{n}")
-        clock.advance(2)
-    assert limiter.retry_after("10.0.1.1") == pytest.approx(40.0)  # a fresh address too
-    limiter.success("10.0.0.1")  # one success does not clear the others' failures
-    assert limiter.retry_after("10.0.1.1") is not None
+        limiter.reserve(f"10.0.1.{n}")  # ten addresses guess at 20: the budget is spent until 80
+    clock.now = 21.0
+    # One failure would leave four attempts; during the attack it waits for that failure to age out (at 60).
+    assert refused_for(limiter, "10.0.0.9") == pytest.approx(39.0)
+    # A fresh address may try, once — the owner elsewhere is not locked out; an attacker gets one guess, not five.
+    assert refused_for(limiter, "10.0.2.1") is None
+    assert refused_for(limiter, "10.0.2.1") == pytest.approx(59.0)  # until the attack's attempts age out at 80
     clock.now = 60.0
-    assert limiter.retry_after("10.0.1.1") is None
+    assert refused_for(limiter, "10.0.0.9") is None  # its failure aged out
+    clock.now = 200.0  # all quiet: normal rules, five each
+    for _ in range(5):
+        assert refused_for(limiter, "10.0.2.1") is None
+    assert refused_for(limiter, "10.0.2.1") == pytest.approx(60.0)
 
 
 def test_limiter_memory_is_bounded() -> None:
     limiter = LoginLimiter(max_global=1000, max_addresses=3, clock=FakeClock(0.0))
     for _ in range(5):
-        limiter.failure("a")
-    assert limiter.retry_after("a") is not None
-    for address in ("b", "c"):
-        limiter.failure(address)
-    assert limiter.retry_after("a") is not None  # three addresses: all kept
-    limiter.failure("d")
-    assert limiter.retry_after("a") is None  # the oldest was forgotten
+        limiter.reserve("10.0.0.1")
+    assert refused_for(limiter, "10.0.0.1") is not None
+    for address in ("10.0.0.2", "10.0.0.3"):
+        limiter.reserve(address)
+    assert refused_for(limiter, "10.0.0.1") is not None  # three addresses: all kept (and 10.0.0.1 tried last)
+    for address in ("10.0.0.4", "10.0.0.5"):
+        limiter.reserve(address)
+    assert refused_for(limiter, "10.0.0.1") is not None  # 10.0.0.2 and 10.0.0.3 went first
+    for address in ("10.0.0.6", "10.0.0.7", "10.0.0.8"):
+        limiter.reserve(address)
+    assert refused_for(limiter, "10.0.0.1") is None  # the least recently tried was forgotten
 
 
 def test_limiter_refuses_nonsense_settings() -> None:

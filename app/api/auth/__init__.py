@@ -4,21 +4,25 @@ one-time setup code sets one, nobody can log in.
 - `passwords`: what counts as too weak, and why;
 - `credentials`: the password hash and API tokens in `<storage.path>/credentials.json` (0600),
   shared safely with the `edgewatch passwd` process;
-- `sessions`: the setup code, the failed-login limiter and login sessions (memory only).
+- `limiter`: how many login and setup-code guesses get through, counted before they are verified;
+- `sessions`: the setup code and login sessions (memory only).
 """
 
 from app.api.auth.credentials import Credentials, CredentialsError, TokenInfo, credentials_path
+from app.api.auth.limiter import Attempt, LoginLimiter, TooManyAttempts
 from app.api.auth.passwords import USERNAME, WeakPasswordError, check_password_strength
-from app.api.auth.sessions import LoginLimiter, Sessions, SetupCode
+from app.api.auth.sessions import Sessions, SetupCode
 
 __all__ = [
     "USERNAME",
+    "Attempt",
     "Credentials",
     "CredentialsError",
     "LoginLimiter",
     "Sessions",
     "SetupCode",
     "TokenInfo",
+    "TooManyAttempts",
     "WeakPasswordError",
     "check_password_strength",
     "credentials_path",

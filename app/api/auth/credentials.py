@@ -114,8 +114,13 @@ class Credentials:
             self._refresh()
             return self._password.set_at if self._password else None
 
-    def set_password(self, password: str) -> None:
-        """Stores `password` (argon2id) for the admin; an unusable file is kept aside as `.corrupt` and replaced."""
+    def set_password(self, password: str) -> int:
+        """Stores `password` (argon2id) for the admin; an unusable file is kept aside as `.corrupt` and replaced.
+        Returns how many API tokens were revoked with the change.
+
+        A password change is the homeowner's "lock everyone else out": sessions older than it end (`set_at`), and
+        every API token is revoked with it. A token is only as trustworthy as the session that created it, and
+        whoever knew the old password could have made one to outlive the change. Hubs get new tokens."""
         check_password_strength(password)
         with self._hash_slots:
             digest = self._hasher.hash(password)
@@ -125,8 +130,12 @@ class Credentials:
                     os.replace(self.path, self._aside_path)
                     log.warning("credentials: kept the unusable file as %s", self._aside_path)
                 self._corrupt = False
-            self._password = _Password(digest, self._clock())
+            revoked = len(self._tokens)
+            self._password, self._tokens, self._uses_dirty = _Password(digest, self._clock()), {}, False
             self._save()
+        if revoked:
+            log.info("credentials: the password changed; %d API token(s) revoked with it", revoked)
+        return revoked
 
     def verify_password(self, username: str, password: str) -> bool:
         """True only for the admin's password. Costs one argon2 hash whatever the user name and whether a password

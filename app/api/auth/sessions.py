@@ -1,4 +1,4 @@
-"""The login step's short-lived state: the first-boot setup code, the failed-login limiter, sessions."""
+"""The login step's short-lived state: the first-boot setup code and sessions (the limiter: limiter.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -54,64 +54,6 @@ class SetupCode:
         if len(attempt) > 64:  # no legitimate typing is this long
             return b""
         return _SETUP_SEPARATORS.sub("", attempt).upper().encode("utf-8", "surrogatepass")
-
-
-class LoginLimiter:
-    """Failed logins per client address: the failure after `max_failures` within `window_s` gets refused until the
-    window frees a slot. `max_global` failures from all addresses together slow distributed guessing the same way.
-    Only the last `max_failures` failure times are kept per address, for at most `max_addresses` addresses."""
-
-    def __init__(
-        self,
-        max_failures: int = 5,
-        window_s: float = 60.0,
-        *,
-        max_global: int = 30,
-        clock: Callable[[], float] = time.monotonic,
-        max_addresses: int = 4096,
-    ) -> None:
-        if min(max_failures, max_global, max_addresses) < 1 or window_s <= 0:
-            raise ValueError("LoginLimiter: limits must be at least 1 and the window positive")
-        self._max_failures, self._max_global, self._max_addresses = max_failures, max_global, max_addresses
-        self._window = window_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._by_address: OrderedDict[str, deque[float]] = OrderedDict()  # least recently failed first
-        self._everyone: deque[float] = deque(maxlen=max_global)
-
-    def retry_after(self, address: str) -> float | None:
-        """Seconds until `address` may try again (its own or the global limit), or None if it may now."""
-        now = self._clock()
-        with self._lock:
-            own = self._by_address.get(address)
-            wait = max(
-                self._wait(own, self._max_failures, now) if own is not None else 0.0,
-                self._wait(self._everyone, self._max_global, now),
-            )
-        return wait if wait > 0 else None
-
-    def failure(self, address: str) -> None:
-        now = self._clock()
-        with self._lock:
-            failures = self._by_address.pop(address, None)
-            if failures is None:
-                failures = deque(maxlen=self._max_failures)
-            failures.append(now)
-            self._by_address[address] = failures
-            self._everyone.append(now)
-            while len(self._by_address) > self._max_addresses:
-                self._by_address.popitem(last=False)
-
-    def success(self, address: str) -> None:
-        """Clears that address's failures (not the global count: one success says nothing about the others)."""
-        with self._lock:
-            self._by_address.pop(address, None)
-
-    def _wait(self, failures: deque[float], limit: int, now: float) -> float:
-        """Until the oldest of a full window of failures leaves it; 0 while the window is not full."""
-        if len(failures) < limit:
-            return 0.0
-        return failures[0] + self._window - now
 
 
 @dataclass(frozen=True)
