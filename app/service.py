@@ -157,7 +157,18 @@ class Service:
             self.bridge.on_detector(self.detector_state())
 
     def cameras_online(self) -> dict[str, bool]:
-        return {name: runner.camera.health().online for name, runner in self.runners.items()}
+        """Cameras whose connectivity is known: online, or offline after a frame or a failure (a
+        camera still opening its first stream is neither, and publishing it offline would flip)."""
+        known = {}
+        for name, runner in self.runners.items():
+            h = runner.camera.health()
+            if h.online or h.error is not None or h.last_frame_age_s is not None:
+                known[name] = h.online
+        return known
+
+    def detector_labels(self) -> frozenset[str]:
+        """Every class the running model(s) can report (what count sensors are made for)."""
+        return frozenset().union(*(w.stats().detector.labels for w in self._workers))
 
     def stats(self) -> dict[str, object]:
         """The P/stats payload."""

@@ -15,7 +15,7 @@ from app.detect.supervisor import SupervisedDetector
 from app.service import Service
 from app.store import Store
 from tests.detect.test_supervisor import FakeTpu, Shared
-from tests.publish.test_bridge import mqtt_config, subscriber
+from tests.publish.hub import mqtt_config, subscriber
 from tests.support.mosquitto import Mosquitto
 from tests.support.rtsp import RtspCamera
 

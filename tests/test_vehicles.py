@@ -25,7 +25,7 @@ from app.detect.engine import TfliteDetector
 from app.labels import GROUPS
 from app.service import Service
 from app.store import Store
-from tests.publish.test_bridge import subscriber
+from tests.publish.hub import subscriber
 from tests.support.mosquitto import Mosquitto
 from tests.support.rtsp import RtspCamera
 from tests.support.waiting import wait_until

@@ -48,6 +48,7 @@ class DetectorInfo:
     input_size: tuple[int, int]  # width, height
     note: str | None = None  # why this backend was chosen when it is not the one asked for
     family: str = "ssd"  # how its outputs are decoded: ssd | nanodet
+    labels: frozenset[str] = frozenset()  # every class the model can report; empty: not known
 
 
 class Detector(Protocol):

@@ -68,6 +68,7 @@ class TfliteDetector:
             input_size=(self._input.width, self._input.height),
             note=note,
             family=spec.family,
+            labels=frozenset(spec.labels.values()),
         )
 
     @property

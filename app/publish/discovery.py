@@ -6,11 +6,20 @@ it published (`discovery_topics`) and, next time, clears the ones that are gone
 every reconnect and whenever `HA_STATUS_TOPIC` says `online` (HA restarted).
 
 Ids. Each entity has an object id that is unique within the box and built from a kind prefix
-(`rule_`, `motion_`, `status_`, `enabled_`, `count_`, or exactly `mode`; none a prefix of
-another) and the names it is about. Camera and rule names are `[A-Za-z0-9_-]`; labels go
-through `label_slug`, which never yields `__` nor a leading `_`, so `count_<camera>__<label>`
-cannot be produced by two different (camera, label) pairs. `unique_id` is
-`<node_id>_<object_id>`, so two boxes with the same cameras and rules never share one.
+(`rule_`, `event_`, `motion_`, `status_`, `enabled_`, `count_`, `snapshot_`, or exactly `mode`
+and `detector_degraded`; none a prefix of another) and the names it is about. Camera and rule
+names are `[A-Za-z0-9_-]`; labels go through `label_slug`, which never yields `__` nor a leading
+`_`, so `count_<camera>__<label>` cannot be produced by two different (camera, label) pairs.
+`unique_id` is `<node_id>_<object_id>`, so two boxes with the same cameras and rules never share one.
+
+Names follow HA's entity naming (2023.8+): one device, and each entity's own name in sentence
+case, which HA shows after the device's ("edgewatch garage-pi" + "Garage person count"). Cameras
+and rules are named by their display names (`cameras.<id>.name`, `rules[].title`; default: the id
+made readable), never by raw ids.
+
+Alerts are an `event` entity per rule, not per camera: a rule is what the homeowner asked to be
+told about, so "when *Person at the porch* fires" is one trigger whichever camera saw it (the
+camera is an attribute); its event types are the labels the rule fires for.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.config import Config, Mode
+from app.labels import expand
 from app.publish.topics import Topics, label_slug
 
 DISCOVERY_PREFIX = "homeassistant"
@@ -37,6 +47,16 @@ _DISCOVERY_TOPIC = re.compile(
 )  # what removal_messages is willing to clear
 _NOT_ENTITY_ID = re.compile(r"[^a-z0-9]+")
 
+# Count sensors' icons (Material Design Icons, as HA names them); other classes get COUNT_ICON.
+CLASS_ICONS: dict[str, str] = {
+    "person": "mdi:account", "bicycle": "mdi:bicycle", "car": "mdi:car", "motorcycle": "mdi:motorbike",
+    "bus": "mdi:bus", "truck": "mdi:truck", "airplane": "mdi:airplane", "train": "mdi:train", "boat": "mdi:ferry",
+    "bird": "mdi:bird", "cat": "mdi:cat", "dog": "mdi:dog", "horse": "mdi:horse", "sheep": "mdi:sheep",
+    "cow": "mdi:cow", "bear": "mdi:teddy-bear", "elephant": "mdi:elephant", "backpack": "mdi:bag-personal",
+    "handbag": "mdi:handbag", "suitcase": "mdi:bag-suitcase", "umbrella": "mdi:umbrella",
+}  # fmt: skip
+COUNT_ICON = "mdi:counter"
+
 
 def discovery_topic(component: str, node_id: str, object_id: str) -> str:
     return f"{DISCOVERY_PREFIX}/{component}/{node_id}/{object_id}/config"
@@ -47,30 +67,42 @@ def _default_entity_id(component: str, unique_id: str) -> str:
     return f"{component}.{_NOT_ENTITY_ID.sub('_', unique_id.lower()).strip('_')}"
 
 
-def discovery_messages(config: Config, topics: Topics, labels: Iterable[str], *, version: str) -> list[tuple[str, str]]:
+def discovery_messages(
+    config: Config,
+    topics: Topics,
+    labels: Iterable[str],
+    *,
+    version: str,
+    configuration_url: str | None = None,
+) -> list[tuple[str, str]]:
     """One retained (topic, JSON) discovery config per entity of this box.
 
-    Entities: a binary_sensor per rule (ON while it fires) and per camera motion, a
-    connectivity binary_sensor and an enabled switch per camera, a count sensor per
-    camera × label, and a select for the mode. `labels` are the labels counted per camera
-    (deduplicated by slug; order does not matter, output is sorted by label).
+    Entities: a binary_sensor (occupancy: ON while it fires) and an event per rule; per camera a
+    motion and a connectivity binary_sensor, a detection switch, a count sensor per label and,
+    with `mqtt.snapshots`, an image of its latest event; a select for the mode and a detector
+    problem sensor. `labels` are the labels counted per camera (deduplicated by slug; order does
+    not matter, output is sorted by label). `configuration_url`: the dashboard, linked from the
+    device page.
     """
     node_id = config.node_id
     if topics.node_id != node_id:
         raise ValueError(f"topics are for node '{topics.node_id}', the config is for '{node_id}'")
 
+    device: dict[str, Any] = {
+        "identifiers": [f"edgewatch_{node_id}"],
+        "name": f"edgewatch {node_id}",
+        "manufacturer": "edgewatch",
+        "model": "edgewatch appliance",
+        "sw_version": version,
+    }
+    if configuration_url is not None:
+        device["configuration_url"] = configuration_url
     common: dict[str, Any] = {
         "availability_topic": topics.available,
         "payload_available": ONLINE,
         "payload_not_available": OFFLINE,
         "qos": 1,
-        "device": {
-            "identifiers": [f"edgewatch_{node_id}"],
-            "name": f"edgewatch {node_id}",
-            "manufacturer": "edgewatch",
-            "model": "edgewatch appliance",
-            "sw_version": version,
-        },
+        "device": device,
         "origin": {"name": "edgewatch", "sw_version": version},
     }
     on_off = {"payload_on": ON, "payload_off": OFF}
@@ -105,25 +137,38 @@ def discovery_messages(config: Config, topics: Topics, labels: Iterable[str], *,
         ),
     ]
     for rule in config.rules:
-        entities.append(
+        title = rule.display_name
+        entities += [
             (
                 "binary_sensor",
                 f"rule_{rule.name}",
-                {"name": f"Rule {rule.name}", "state_topic": topics.rule_state(rule.name), **on_off},
-            )
-        )
+                # on from the alert until the object's visit ends: something is there
+                {"name": title, "state_topic": topics.rule_state(rule.name), "device_class": "occupancy", **on_off},
+            ),
+            (
+                "event",
+                f"event_{rule.name}",
+                {
+                    "name": f"{title} alert",
+                    "state_topic": topics.rule_event(rule.name),
+                    "event_types": sorted(expand(rule.objects)),
+                    "icon": "mdi:bell-ring",
+                },
+            ),
+        ]
     for camera in config.cameras:
+        name = config.camera_name(camera)
         entities += [
             (
                 "binary_sensor",
                 f"motion_{camera}",
-                {"name": f"{camera} motion", "state_topic": topics.motion(camera), "device_class": "motion", **on_off},
+                {"name": f"{name} motion", "state_topic": topics.motion(camera), "device_class": "motion", **on_off},
             ),
             (
                 "binary_sensor",
                 f"status_{camera}",
                 {
-                    "name": f"{camera} camera",
+                    "name": f"{name} camera",
                     "state_topic": topics.camera_status(camera),
                     "device_class": "connectivity",
                     "payload_on": ONLINE,
@@ -135,7 +180,7 @@ def discovery_messages(config: Config, topics: Topics, labels: Iterable[str], *,
                 "switch",
                 f"enabled_{camera}",
                 {
-                    "name": f"{camera} enabled",
+                    "name": f"{name} detection",  # off: the camera is watched by nobody
                     "state_topic": topics.enabled(camera),
                     "command_topic": topics.enabled_set(camera),
                     **on_off,
@@ -151,10 +196,19 @@ def discovery_messages(config: Config, topics: Topics, labels: Iterable[str], *,
                     "sensor",
                     f"count_{camera}__{slug}",
                     {
-                        "name": f"{camera} {label} count",
+                        "name": f"{name} {label} count",
                         "state_topic": topics.count(camera, label),
                         "state_class": "measurement",
+                        "icon": CLASS_ICONS.get(label, COUNT_ICON),
                     },
+                )
+            )
+        if config.mqtt is not None and config.mqtt.snapshots:  # opt-in, as the JPEGs themselves are
+            entities.append(
+                (
+                    "image",
+                    f"snapshot_{camera}",
+                    {"name": f"{name} snapshot", "image_topic": topics.snapshot(camera), "content_type": "image/jpeg"},
                 )
             )
 

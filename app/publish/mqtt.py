@@ -1,6 +1,6 @@
 """The MQTT connection: the ONLY module that imports paho.
 
-    client = MqttClient(config, client_id="edgewatch-garage", will=Message(f"{p}/available", b"offline", retain=True),
+    client = MqttClient(config, client_id=unguessable_id, will=Message(f"{p}/available", b"offline", retain=True),
                         on_connect=republish_everything, on_message=handle_command, subscriptions=[f"{p}/mode/set"])
     client.start()                      # returns at once; connects (and reconnects) in paho's network thread
     client.publish(Message(f"{p}/alerts", body), on_acked=outbox.mark_sent)   # False when not connected
@@ -14,7 +14,7 @@ nothing is resent behind the caller's back, so the caller's durable outbox owns 
 retry (it resends from `on_connect`). At-least-once: a PUBACK lost with the connection
 means the broker may see a message twice.
 
-Vendor types stay here: callers see `Message`, `MqttStatus` and plain callables.
+Vendor types stay here: callers see `Message`, `Received`, `MqttStatus` and plain callables.
 """
 
 from __future__ import annotations
@@ -52,9 +52,11 @@ def _socketpair() -> tuple[socket.socket, socket.socket]:
 if hasattr(paho, "_socketpair_compat"):  # paho 2.x internals; without it paho keeps its own way
     paho._socketpair_compat = _socketpair
 
-__all__ = ["Message", "MqttClient", "MqttStatus"]
+__all__ = ["Message", "MqttClient", "MqttStatus", "Received"]
 
 log = logging.getLogger(__name__)
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_LEVELS: dict[int, int] = {int(level): std for level, std in paho.LOGGING_LEVEL.items()}
 
 KEEPALIVE = 30  # s; a silent broker (pulled cable) is noticed within ~1.5x this
 RECONNECT_MIN_DELAY = 1  # s; paho doubles it after each failed attempt ...
@@ -98,6 +100,15 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Received:
+    """One incoming message. `retained`: the broker kept it from before we subscribed (not live)."""
+
+    topic: str
+    payload: bytes
+    retained: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MqttStatus:
     connected: bool
     error: str | None  # last connect/auth error, human-readable, no secrets; None once connected
@@ -123,7 +134,7 @@ class MqttClient:
         client_id: str,
         will: Message,
         on_connect: Callable[[], None] | None = None,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[Received], None] | None = None,
         subscriptions: Sequence[str] = (),
     ) -> None:
         for topic in subscriptions:
@@ -162,7 +173,7 @@ class MqttClient:
             clean_session=True,  # durability is the caller's outbox, not a broker session
             protocol=paho.MQTTv311,
         )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.on_log = self._handle_log
         client.suppress_exceptions = True  # belt and braces: our callbacks already catch everything
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_DELAY, max_delay=RECONNECT_MAX_DELAY)
         will = self._will
@@ -338,7 +349,15 @@ class MqttClient:
             log.warning("MQTT message with a topic that is not UTF-8 ignored")
             return
         if self._on_message is not None:
-            self._call("on_message", self._on_message, topic, bytes(msg.payload))
+            self._call("on_message", self._on_message, Received(topic, bytes(msg.payload), bool(msg.retain)))
+
+    def _handle_log(self, client: paho.Client, userdata: Any, level: int, text: str) -> None:
+        # paho says "Client is not connected" at ERROR whenever its loop turns without a socket:
+        # once after our own DISCONNECT (every clean stop) and at each retry while the broker is
+        # away. Neither is news: connection trouble is reported once per cause by `_fail`.
+        if text.startswith("Client is not connected"):
+            level = paho.MQTT_LOG_DEBUG
+        _paho_log.log(_LEVELS.get(level, logging.DEBUG), "%s", text)
 
     # -- helpers --------------------------------------------------------------------------
 

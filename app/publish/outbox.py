@@ -3,7 +3,9 @@ broker has not acknowledged, oldest first, and marks each delivered only on its 
 
 During a broker outage alerts simply wait in the store (they survive a restart too);
 once the broker is back they go out in order, marked `late`. Alerts older than the TTL
-are kept in the store for the dashboard but no longer pushed.
+are kept in the store for the dashboard but no longer pushed. `companions` may add messages
+that go out with each alert (Home Assistant's event entity): best effort, never acknowledged,
+sent only once the alert itself is on its way.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from app.domain import Alert
 from app.payloads import alert_payload
@@ -45,12 +47,14 @@ class Outbox:
         *,
         ttl_s: float = DEFAULT_TTL_S,
         snapshot_url: Callable[[Alert], str | None] = lambda _alert: None,
+        companions: Callable[[Alert, dict[str, Any]], Sequence[Message]] = lambda _alert, _payload: (),
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._topic = topic
         self._ttl = ttl_s
         self._snapshot_url = snapshot_url
+        self._companions = companions
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -114,6 +118,8 @@ class Outbox:
                 with self._lock:
                     self._in_flight.discard(alert.id)
                 return  # not connected any more: keep order, try again after the reconnect
+            for extra in self._companions(alert, payload):
+                self._publisher.publish(extra)
 
     def _acked(self, alert_id: str) -> Callable[[], None]:
         def done() -> None:

@@ -91,6 +91,10 @@ class Topics:
         """`ON` while the rule fires, `OFF` otherwise, retained (the HA binary_sensor's state)."""
         return f"{self.prefix}/rules/{rule}/state"
 
+    def rule_event(self, rule: str) -> str:
+        """One JSON message per alert of the rule, `event_type` = its label (HA's event entity), not retained."""
+        return f"{self.prefix}/rules/{rule}/event"
+
     # -- per camera -------------------------------------------------------------------------
     def camera_status(self, camera: str) -> str:
         return f"{self.prefix}/{camera}/status"

@@ -7,25 +7,23 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from app.config import Config, Mode, parse_config
+from app.config import Mode, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
-from app.domain import Alert
 from app.publish.bridge import MqttBridge
 from app.service import Service
 from app.store import Store
+from tests.publish.hub import Control, alert, mqtt_config, running_bridge, subscriber
 from tests.support.mosquitto import Mosquitto
 from tests.support.waiting import wait_until
 
@@ -34,127 +32,6 @@ ALERT_FIELDS = {
     "id", "rule", "camera", "label", "score", "box", "zones", "event_id", "started_at", "sent_at", "severity", "late",
     "snapshot_url",
 }  # fmt: skip
-
-
-class Subscriber:
-    """A plain paho client, as Home Assistant or Node-RED would be."""
-
-    def __init__(self, broker: Mosquitto, *topics: str) -> None:
-        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
-        self._client = paho.Client(CallbackAPIVersion.VERSION2)
-        self._client.on_message = lambda _c, _u, m: self.messages.put((m.topic, bytes(m.payload), bool(m.retain)))
-        subscribed = threading.Event()
-        self._client.on_subscribe = lambda *_a: subscribed.set()
-        self._client.connect(broker.host, int(broker.port or 0))
-        self._client.loop_start()
-        self._client.subscribe([(t, 1) for t in topics])
-        assert subscribed.wait(5)
-
-    def next(self, topic: str, timeout: float = 15.0) -> tuple[bytes, bool]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                got, payload, retained = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if paho.topic_matches_sub(topic, got):
-                return payload, retained
-        raise AssertionError(f"nothing on {topic} within {timeout} s")
-
-    def collect(self, until: str | None, timeout: float) -> list[tuple[str, bytes]]:
-        """Every message (topic, payload) in arrival order, up to the first on `until` (or for `timeout`)."""
-        out: list[tuple[str, bytes]] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                got, payload, _ = self.messages.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            out.append((got, payload))
-            if got == until:
-                return out
-        assert until is None, f"nothing on {until} within {timeout} s"
-        return out
-
-    def drain(self, topic: str, wait: float = 0.5) -> list[bytes]:
-        out = []
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                got, payload, _ = self.messages.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if paho.topic_matches_sub(topic, got):
-                out.append(payload)
-        return out
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self._client.publish(topic, payload, qos=1).wait_for_publish(5)
-
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
-
-
-@contextmanager
-def subscriber(broker: Mosquitto, *topics: str) -> Iterator[Subscriber]:
-    sub = Subscriber(broker, *topics)
-    try:
-        yield sub
-    finally:
-        sub.close()
-
-
-def mqtt_config(source: str, broker: Mosquitto, rules: str = "", extra: str = "") -> Config:
-    return parse_config(
-        f"node_id: garage-pi\ncameras:\n  drive:\n    source: {source}\ndetector: {{type: cpu}}\n"
-        f"mqtt: {{host: 127.0.0.1, port: {broker.port}{extra}}}\n{rules}"
-    )
-
-
-class Control:
-    """The service side as the bridge sees it, for tests that drive the bridge alone."""
-
-    def __init__(self) -> None:
-        self.mode = Mode.AWAY
-        self.enabled = {"drive": True}
-
-    def set_mode(self, mode: Mode) -> None:
-        self.mode = mode
-
-    def camera_enabled(self, camera: str) -> bool:
-        return self.enabled[camera]
-
-    def set_camera_enabled(self, camera: str, enabled: bool) -> None:
-        self.enabled[camera] = enabled
-
-    def stats(self) -> dict[str, object]:
-        return {}
-
-    def cameras_online(self) -> dict[str, bool]:
-        return {"drive": True}
-
-    def detector_state(self) -> dict[str, object]:
-        return {"backend": "cpu", "device": None, "model": "person", "degraded": False, "note": None}
-
-
-@contextmanager
-def running_bridge(
-    config: Config, tmp_path: Path, control: Control | None = None
-) -> Iterator[tuple[MqttBridge, Store]]:
-    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, control or Control(), store)
-        bridge.start()
-        try:
-            yield bridge, store
-        finally:
-            bridge.stop()
-
-
-def alert(n: int) -> Alert:
-    now = time.time()
-    return Alert(f"evt-{n}:porch", "porch", "drive", "person", 0.9, (0.1, 0.2, 0.3, 0.9), ("porch",), f"evt-{n}",
-                 now - 2, now, "alert")  # fmt: skip
 
 
 def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
@@ -179,8 +56,10 @@ def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
     assert all(0.0 <= v <= 1.0 for v in body["box"]) and body["sent_at"].endswith("Z")
     assert status.mqtt is not None and status.mqtt.connected and status.mqtt.outbox == 0
     # The API listens on all interfaces (default 0.0.0.0:8080): the link names this box by the
-    # address it reaches the broker from — here loopback, on a LAN the box's LAN address.
-    assert body["snapshot_url"] == f"http://127.0.0.1:8080/api/events/{body['event_id']}/snapshot.jpg"
+    # address it reaches the broker from — on a LAN the box's LAN address; here the broker is on
+    # loopback, which no other machine could open, so by its host name.
+    host = socket.gethostname()
+    assert body["snapshot_url"] == f"http://{host}:8080/api/events/{body['event_id']}/snapshot.jpg"
 
 
 def test_alerts_wait_out_a_broker_outage_and_arrive_in_order_marked_late(
@@ -253,7 +132,8 @@ def test_discovery_is_republished_when_home_assistant_comes_online(
             assert retained and json.loads(payload)["availability_topic"] == "edgewatch/garage-pi/available"
             sub.drain("homeassistant/#", wait=1.0)
             sub.publish("homeassistant/status", b"online")
-            again = sub.drain("homeassistant/+/garage-pi/+/config", wait=2.0)
+            # answered within REDISCOVER_SPACING_S of the connect's own discovery (+ the 1 s tick)
+            again = sub.drain("homeassistant/+/garage-pi/+/config", wait=12.0)
             components = {json.loads(p)["unique_id"] for p in again if p}
             assert "garage-pi_mode" in components and any(c.startswith("garage-pi_rule_") for c in components)
 
@@ -398,5 +278,5 @@ def test_every_class_in_use_has_a_count_sensor_and_a_retained_zero_at_connect(
         assert seen[f"frigate/drive/{slug}"] == (b"0", True), slug
     counts = {t: json.loads(p) for t, (p, _) in seen.items() if t.startswith("homeassistant/") and "/count_" in t}
     assert {c["state_topic"] for c in counts.values()} == {f"edgewatch/garage-pi/drive/{s}" for s in slugs}
-    assert {c["name"] for c in counts.values()} == {f"drive {label} count" for label in
+    assert {c["name"] for c in counts.values()} == {f"Drive {label} count" for label in
                                                     ("person", "sports ball", "hair drier", "car")}  # fmt: skip

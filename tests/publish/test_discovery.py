@@ -28,6 +28,8 @@ REQUIRED: dict[str, set[str]] = {
     "sensor": {"state_topic"},
     "select": {"command_topic", "options", "state_topic"},
     "switch": {"command_topic"},
+    "event": {"state_topic", "event_types"},
+    "image": {"image_topic"},
 }
 REQUIRED_ALL = {"name", "unique_id", "object_id", "device", "availability_topic"}
 
@@ -40,13 +42,14 @@ def make_config(
     node_id: str = "garage-pi",
     cameras: tuple[str, ...] = ("driveway", "porch"),
     rules: tuple[str, ...] = ("person_at_porch", "car_in_drive"),
+    snapshots: bool = False,
 ) -> Config:
     return Config.model_validate(
         {
             "node_id": node_id,
             "cameras": {name: {"source": f"/dev/video{i}"} for i, name in enumerate(cameras)},
             "rules": [{"name": name} for name in rules],
-            "mqtt": {"host": "broker.lan"},
+            "mqtt": {"host": "broker.lan", "snapshots": snapshots},
         }
     )
 
@@ -69,7 +72,7 @@ def by_object_id(messages: list[tuple[str, str]]) -> dict[str, tuple[str, dict[s
 
 
 def test_every_config_has_what_ha_requires() -> None:
-    config = make_config()
+    config = make_config(snapshots=True)
     topics = Topics.from_config(config)
     messages = messages_for(config)
     assert messages
@@ -112,8 +115,9 @@ def test_entities() -> None:
     config = make_config()
     t = Topics.from_config(config)
     entities = by_object_id(messages_for(config))
-    # 1 select, 1 detector problem sensor, 2 rules, per camera: motion, status, enabled + 4 counts
-    assert len(entities) == 1 + 1 + 2 + 2 * (3 + len(LABELS))
+    # 1 select, 1 detector problem sensor, 2 rules × (state, event), per camera: motion, status,
+    # enabled + 4 counts (no snapshot image unless opted in)
+    assert len(entities) == 1 + 1 + 2 * 2 + 2 * (3 + len(LABELS))
 
     component, degraded = entities["detector_degraded"]
     assert component == "binary_sensor" and degraded["state_topic"] == t.detector == "edgewatch/garage-pi/detector"
@@ -128,6 +132,11 @@ def test_entities() -> None:
     assert component == "binary_sensor"
     assert rule["state_topic"] == t.rule_state("person_at_porch") == "edgewatch/garage-pi/rules/person_at_porch/state"
     assert (rule["payload_on"], rule["payload_off"]) == ("ON", "OFF")
+    assert rule["device_class"] == "occupancy" and rule["name"] == "Person at porch"
+
+    component, event = entities["event_car_in_drive"]
+    assert component == "event" and event["state_topic"] == "edgewatch/garage-pi/rules/car_in_drive/event"
+    assert event["event_types"] == ["person"] and event["name"] == "Car in drive alert"
 
     component, motion = entities["motion_driveway"]
     assert component == "binary_sensor"
@@ -149,7 +158,11 @@ def test_entities() -> None:
     assert count["state_topic"] == t.count("driveway", "traffic light") == "edgewatch/garage-pi/driveway/traffic_light"
     assert count["state_class"] == "measurement"
     assert "unit_of_measurement" not in count
-    assert count["name"] == "driveway traffic light count"
+    assert count["name"] == "Driveway traffic light count" and count["icon"] == "mdi:counter"
+    assert entities["count_porch__person"][1]["icon"] == "mdi:account"
+    assert entities["count_porch__car"][1]["icon"] == "mdi:car"
+    assert entities["enabled_porch"][1]["name"] == "Porch detection"
+    assert not any(oid.startswith("snapshot_") for oid in entities)
 
 
 def test_a_count_sensor_for_every_class_in_use_with_topic_safe_ids() -> None:
@@ -159,7 +172,7 @@ def test_a_count_sensor_for_every_class_in_use_with_topic_safe_ids() -> None:
     counts = {oid: p for oid, (_, p) in by_object_id(messages_for(config, labels)).items() if oid.startswith("count_")}
     assert len(counts) == len(labels) == len(DEFAULT_TRACK) + 2
     assert counts["count_driveway__sports_ball"]["state_topic"] == "edgewatch/garage-pi/driveway/sports_ball"
-    assert counts["count_driveway__hair_drier"]["name"] == "driveway hair drier count"
+    assert counts["count_driveway__hair_drier"]["name"] == "Driveway hair drier count"
     for label in labels:
         topic = counts[f"count_driveway__{label.replace(' ', '_')}"]["state_topic"]
         assert topic == t.count("driveway", label) and not set(topic) & set(" +#"), topic
@@ -211,16 +224,19 @@ def test_removing_a_camera_clears_exactly_its_entities() -> None:
         for topic, payload in parsed(before).items()
         if any(v.startswith("edgewatch/garage-pi/porch/") for k, v in payload.items() if k.endswith("_topic"))
     }
-    assert len(porch_topics) == 3 + len(LABELS)
+    assert len(porch_topics) == 3 + len(LABELS)  # motion, status, enabled, counts
     assert {topic for topic, _ in removals} == porch_topics
     assert all(payload == "" for _, payload in removals)
     assert len(removals) == len(porch_topics)  # each once
 
 
-def test_removing_a_rule_clears_its_binary_sensor() -> None:
+def test_removing_a_rule_clears_its_binary_sensor_and_event() -> None:
     before = discovery_topics(messages_for(make_config(rules=("a", "b"))))
     after = discovery_topics(messages_for(make_config(rules=("a",))))
-    assert removal_messages(before, after) == [("homeassistant/binary_sensor/garage-pi/rule_b/config", "")]
+    assert removal_messages(before, after) == [
+        ("homeassistant/binary_sensor/garage-pi/rule_b/config", ""),
+        ("homeassistant/event/garage-pi/event_b/config", ""),
+    ]
 
 
 def test_nothing_removed_when_nothing_changed() -> None:

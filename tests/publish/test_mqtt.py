@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from app.config import MqttConfig
 from app.config.schema import TlsConfig
-from app.publish.mqtt import Message, MqttClient
+from app.publish.mqtt import Message, MqttClient, Received
 from tests.support.mosquitto import Mosquitto
 from tests.support.waiting import wait_until
 
@@ -79,8 +79,8 @@ class Watcher:
         with self._cond:
             return {t: payload for t, payload, retain in self.messages if retain}
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        self._client.publish(topic, payload, qos=1).wait_for_publish(5)
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
         self._client.disconnect()
@@ -135,10 +135,11 @@ class Probe:
         ca_file: Path | None = None,
         host: str = HOST,
         on_connect: Callable[[], None] | None = None,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[Received], None] | None = None,
     ) -> None:
         self.connects = 0
         self.messages: list[tuple[str, bytes]] = []
+        self.retained: list[bool] = []
         self._on_connect = on_connect
         self._on_message = on_message
         config = MqttConfig(
@@ -162,10 +163,11 @@ class Probe:
         if self._on_connect is not None:
             self._on_connect()
 
-    def _message(self, topic: str, payload: bytes) -> None:
-        self.messages.append((topic, payload))
+    def _message(self, message: Received) -> None:
+        self.messages.append((message.topic, message.payload))
+        self.retained.append(message.retained)
         if self._on_message is not None:
-            self._on_message(topic, payload)
+            self._on_message(message)
 
     def started(self) -> Probe:
         self.client.start()
@@ -544,3 +546,48 @@ def test_subscribed_messages_reach_on_message_and_failing_callbacks_break_nothin
         "MQTT on_message callback failed",
         "MQTT on_message callback failed",
     ]
+
+
+def test_retained_messages_are_told_apart_from_live_ones(
+    mosquitto_broker: Broker, probes: Callable[..., Probe]
+) -> None:
+    # A retained message is handed over at subscription time, i.e. at every (re)connect: a caller
+    # must be able to tell it from a live one (a retained command is not a command now).
+    broker = mosquitto_broker()
+    with Watcher(broker) as hub:
+        hub.publish(f"{T}/cmd/a", b"left behind", retain=True)
+        probe = probes(broker.port, subscriptions=[f"{T}/cmd/#"]).started()
+        probe.wait_connected()
+        assert wait_until(lambda: len(probe.messages) == 1)
+        hub.publish(f"{T}/cmd/a", b"now, retained too", retain=True)
+        hub.publish(f"{T}/cmd/b", b"now")
+        assert wait_until(lambda: len(probe.messages) == 3)
+    assert probe.messages == [
+        (f"{T}/cmd/a", b"left behind"),
+        (f"{T}/cmd/a", b"now, retained too"),
+        (f"{T}/cmd/b", b"now"),
+    ]
+    assert probe.retained == [True, False, False]  # the broker clears the flag for live deliveries
+
+
+def test_no_error_is_logged_on_a_clean_stop_or_while_the_broker_is_away(
+    mosquitto_broker: Broker, probes: Callable[..., Probe], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    broker = mosquitto_broker()
+    for n in range(5):  # paho's loop turned once more after the DISCONNECT and logged an ERROR, every time
+        probe = probes(broker.port, client_id=f"clean-stop-{n}").started()
+        probe.wait_connected()
+        assert probe.client.publish(Message(f"{T}/x", b"y" * 1000))
+        probe.client.stop()
+    # each a clean DISCONNECT (the broker says "disconnected.", not "closed its connection")
+    assert wait_until(lambda: all(f"Client clean-stop-{n} disconnected." in broker.log() for n in range(5)))
+    broker.stop()
+    away = probes(broker.port, client_id="while-away").started()
+    assert wait_until(lambda: "refused" in (away.client.status().error or ""), timeout=3)
+    time.sleep(3.5)  # paho retries at ~1 s and ~3 s, each time logging at ERROR
+    away.client.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"MQTT: cannot connect to the broker at {HOST}:{broker.port}: [Errno 111] Connection refused"
+    ]  # the outage itself is still said, once
