@@ -226,6 +226,7 @@ class Service:
                     h.stalls,
                     h.error,
                     _object_counts(runner) if h.online and runner.enabled else (),
+                    self.config.camera_name(name),
                 )
             )
         detector = self._detector_status()

@@ -19,6 +19,7 @@ class CameraStatus:
     # confirmed live tracks per label on the latest analysed frame, most first (none while
     # the camera is offline or disabled)
     objects: tuple[tuple[str, int], ...] = ()
+    title: str = ""  # what people read (config `name:`, else the id made readable); "" = the id
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class ModeOut(_Out):
 
 class CameraOut(_Out):
     name: str
+    title: str = Field(description="the camera's display name (config `name:`, else its id made readable)")
     online: bool
     enabled: bool
     fps_in: float

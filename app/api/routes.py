@@ -158,6 +158,7 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
         cameras=[
             CameraOut(
                 name=c.name,
+                title=c.title or c.name,
                 online=c.online,
                 enabled=backend.camera_enabled(c.name),
                 fps_in=c.fps_in,

@@ -157,7 +157,7 @@ def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -
     page.wait_for_function(FRAME_LOADED, arg="driveway", timeout=30_000)
     console.frames_pending = False
     expect(card.locator(".placeholder")).to_be_hidden()
-    expect(card.locator("h3")).to_have_text("driveway")
+    expect(card.locator("h3")).to_have_text("Driveway")  # its display name: the id made readable
     expect(card.locator(".stats")).to_contain_text("fps in")
     expect(page.locator("#detector [data-field=model]")).not_to_have_text("—")
     expect(page.locator("#mqtt")).to_contain_text("no broker configured")
@@ -173,7 +173,7 @@ def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -
     expect(item.locator("a.thumb")).to_have_attribute("href", event["snapshot_url"])
     expect(item.locator("a.thumb")).to_have_attribute("target", "_blank")
     expect(item).to_contain_text(event["label"])
-    expect(item).to_contain_text("driveway")
+    expect(item).to_contain_text("Driveway")
     expect(item.locator(".score")).to_have_text(re.compile(r"^\d{1,3}%$"))  # the score moves while she walks
 
     # The card counts what is in view per class while she walks through (the clip loops).

@@ -45,6 +45,7 @@ def test_status_lists_the_tracked_classes_and_each_cameras_counts(stack: Stack) 
     out = status_out(FakeBackend(stack.store), (1.0, 2.0)).model_dump(mode="json")
     assert out["objects_tracked"] == ["car", "person", "sports ball"]
     assert out["cameras"][0]["objects"] == {"person": 2, "car": 1}
+    assert out["cameras"][0]["title"] == "porch"  # no display name given: the id
 
 
 def test_status_over_http_of_a_service_whose_camera_is_offline(client_for: Clients, stack: Stack) -> None:
@@ -55,6 +56,7 @@ def test_status_over_http_of_a_service_whose_camera_is_offline(client_for: Clien
     assert status["objects_tracked"] == sorted(DEFAULT_TRACK)
     assert status["objects_tracked"] == sorted(stack.service.objects.tracked)
     assert [(c["name"], c["online"], c["objects"]) for c in status["cameras"]] == [("porch", False, {})]
+    assert status["cameras"][0]["title"] == "Porch"  # no `name:` in its config: the id made readable
 
 
 def test_events_filtered_by_label(client_for: Clients) -> None:

@@ -290,14 +290,20 @@
     labelSelect.disabled = false;
   }
 
-  function createCamera(name) {
+  // A camera's display name as the status gave it (the id until the first status arrives).
+  function cameraTitle(name) {
+    const cam = cameras.get(name);
+    return cam ? cam.title : name;
+  }
+
+  function createCamera(name, display) {
     const root = el("article", "card camera no-frame");
     root.dataset.camera = name;
     root.dataset.state = "unknown";
 
     const frame = el("div", "frame");
     const img = el("img", "latest");
-    img.alt = `Latest frame from camera ${name}`;
+    img.alt = `Latest frame from camera ${display}`;
     img.decoding = "async";
     const placeholder = el("p", "placeholder", "no frame yet");
     frame.append(img, placeholder);
@@ -307,7 +313,9 @@
     const state = badge("…");
     const disabled = badge("disabled");
     disabled.hidden = true;
-    title.append(el("h3", null, name), disabled, state);
+    const heading = el("h3", null, display);
+    if (display !== name) heading.title = name; // the id, as config, topics and the API spell it
+    title.append(heading, disabled, state);
     const error = el("p", "camera-error");
     error.hidden = true;
     const objects = el("p", "objects");
@@ -317,7 +325,7 @@
     root.append(frame, body);
 
     const cam = {
-      name, root, img, state, disabled, error, objects, stats, online: false, timer: 0, watchdog: 0, started: 0,
+      name, title: display, root, img, state, disabled, error, objects, stats, online: false, timer: 0, watchdog: 0, started: 0,
     };
     img.addEventListener("load", () => frameDone(cam, true));
     img.addEventListener("error", () => frameDone(cam, false));
@@ -383,7 +391,7 @@
     list.forEach((c, index) => {
       let cam = cameras.get(c.name);
       if (!cam) {
-        cam = createCamera(c.name);
+        cam = createCamera(c.name, c.title || c.name);
         cameras.set(c.name, cam);
         updateCamera(cam, c);
         loadFrame(cam);
@@ -435,7 +443,7 @@
     link.rel = "noopener";
     link.title = "Open the full snapshot in a new tab";
     const img = el("img", "snapshot");
-    img.alt = `Snapshot: ${e.label} on ${e.camera}`;
+    img.alt = `Snapshot: ${e.label} on ${cameraTitle(e.camera)}`;
     img.decoding = "async";
     img.addEventListener("error", () => {
       if (!img.getAttribute("src")) return;
@@ -467,7 +475,7 @@
     item.title.replaceChildren(...title);
 
     const zones = Array.isArray(e.zones) && e.zones.length ? ` · zones: ${e.zones.join(", ")}` : "";
-    item.where.textContent = `${e.camera}${zones}`;
+    item.where.textContent = `${cameraTitle(e.camera)}${zones}`;
     const when = [document.createTextNode(e.end_time === null ? "since " : ""), timeElement(e.start_time)];
     if (e.end_time !== null) {
       const seconds = (new Date(e.end_time).getTime() - new Date(e.start_time).getTime()) / 1000;
@@ -553,7 +561,7 @@
           title.append(badge("waiting for broker", "warn"));
         }
         if (a.severity && a.severity !== "alert") title.append(badge(a.severity, "info"));
-        const what = el("div", "alert-meta", `${a.label} on ${a.camera} · ${percent(a.score)}`);
+        const what = el("div", "alert-meta", `${a.label} on ${cameraTitle(a.camera)} · ${percent(a.score)}`);
         const when = el("div", "alert-meta");
         when.append(timeElement(a.fired_at));
         li.append(title, what, when);
