@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.analysis import CameraAnalysis
-from app.capture import OpenCvSource
+from app.capture import VideoSource
 from app.config import Config, resolve_zone
 from app.detect.base import Detector, Image
 from app.domain import Detections, Frame
@@ -27,7 +27,7 @@ def replay(video: str, config: Config, camera: str, *, start: float, detector: D
     """Returns the number of alerts; raises SourceError when the video cannot be read or its
     frames are larger than app.capture.limits allows."""
     cam = config.cameras[camera]
-    source = OpenCvSource(video, realtime=False)
+    source = VideoSource(video, realtime=False)
     fps = source.fps or 25.0
 
     def detect(images: Sequence[Image], min_score: float) -> list[Detections]:

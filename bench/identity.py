@@ -45,7 +45,7 @@ from typing import Any
 from mot import Box4, assign_tracks, id_scores, iou  # bench/mot.py (bench/ is on sys.path when run)
 
 from app.analysis import CameraAnalysis
-from app.capture import OpenCvSource
+from app.capture import VideoSource
 from app.config import Config, DetectorConfig, parse_config, resolve_zone
 from app.demo.scenes import SCENES, SceneInfo, Seen, make_scene
 from app.detect import open_detector
@@ -135,7 +135,7 @@ def run_scene(info: SceneInfo, config: Config, detector: Detector) -> SceneRun:
         config.rules, config.cameras, resolve_zone(config.timezone), config.mode, threshold=objects.threshold
     )
     analysis = CameraAnalysis(pipeline, rules, threading.Lock(), zones_for_camera(cam))
-    source = OpenCvSource(str(info.path), realtime=False)
+    source = VideoSource(str(info.path), realtime=False)
     interval, next_due, seq = 1.0 / cam.detect_fps, 0.0, 0
     try:
         while (image := source.read()) is not None:

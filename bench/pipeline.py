@@ -2,7 +2,7 @@
 
 One camera's 720p 12 fps H.264 stream, detected at 5 fps, on the real parts: a 20 s
 clip of real photos (`app.demo.clip`: the astronaut walks through the garage) is
-decoded frame by frame with `OpenCvSource` (every frame, as the capture thread does);
+decoded frame by frame with `VideoSource` (every frame, as the capture thread does);
 every 12/5-th frame (frame i when floor(i * 5 / 12) increases) goes to a real
 `CameraPipeline` (motion → regions → detect → track) whose detect function calls the
 real CPU detector directly, one `detect()` per crop as the detection worker does. The
@@ -48,7 +48,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from app.capture.opencv import OpenCvSource
+from app.capture.pyav import VideoSource
 from app.config import CameraConfig, DetectorConfig
 from app.demo.clip import make_clip
 from app.detect import open_detector
@@ -212,7 +212,7 @@ def run(
             out.append(found)
         return out
 
-    source = OpenCvSource(str(path), realtime=False)
+    source = VideoSource(str(path), realtime=False)
     clocks.adopt("decode")  # FFmpeg's frame threads start when the stream opens
     camera = CameraConfig(source=str(path))
     pipeline = CameraPipeline("bench", camera, detect_fn, model_size=detector.info.input_size[0])

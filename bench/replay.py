@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.capture import OpenCvSource
+from app.capture import VideoSource
 from app.config import parse_config
 from app.demo.clip import make_clip
 from app.detect import open_detector
@@ -41,7 +41,7 @@ def main() -> None:
         detector = open_detector(config.detector)
 
         started = time.perf_counter()
-        source = OpenCvSource(str(clip.path), realtime=False)
+        source = VideoSource(str(clip.path), realtime=False)
         frames = 0
         while source.read() is not None:
             frames += 1

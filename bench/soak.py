@@ -112,7 +112,7 @@ STOP_TIMEOUT_S = 45.0  # systemd's TimeoutStopSec for the unit
 # The product's timings the recovery bounds derive from (app/capture, app/publish/mqtt.py,
 # app/detect/supervisor.py). Copied, not imported: the soak checks the product keeps them.
 CAMERA_BACKOFF = (0.5, 10.0, 0.2)  # first wait, longest wait, jitter (app/capture/camera.py Backoff)
-CAMERA_OPEN_TIMEOUT_S = 5.0  # app/capture/opencv.py OPEN_TIMEOUT_MS: a frozen server holds an open this long
+CAMERA_OPEN_TIMEOUT_S = 5.0  # app/capture/pyav.py OPEN_TIMEOUT_S: a frozen server holds an open this long
 MQTT_BACKOFF = (1.0, 30.0)  # paho's reconnect delay, doubling from 1 s to 30 s (app/publish/mqtt.py)
 TPU_HANG_S = 3.0  # app/detect/supervisor.py HANG_S
 TPU_PROBE_S = 5.0  # app/detect/supervisor.py PROBE_S

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.capture import OpenCvSource
+from app.capture import VideoSource
 from app.demo.clip import ClipInfo
 from app.demo.video import encode_mp4
 
@@ -77,7 +77,7 @@ def at(iso: str) -> float:
 @pytest.fixture(scope="module")
 def two_passes(tmp_path_factory: pytest.TempPathFactory, person_clip: ClipInfo) -> Path:
     """She walks through twice, back to back (the same real clip twice)."""
-    source = OpenCvSource(str(person_clip.path), realtime=False)
+    source = VideoSource(str(person_clip.path), realtime=False)
     frames = []
     while (image := source.read()) is not None:
         frames.append(image)

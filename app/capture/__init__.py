@@ -1,7 +1,7 @@
 """Capture: camera sources, the reconnecting reader, and the freshest-frame hand-off."""
 
 from app.capture.camera import Backoff, Camera, CaptureHealth
-from app.capture.opencv import OpenCvSource, SourceError, SourceKind, source_kind
+from app.capture.pyav import PacketSink, SourceError, SourceKind, VideoSource, source_kind
 from app.capture.slot import LatestFrame
 
 __all__ = [
@@ -9,8 +9,9 @@ __all__ = [
     "Camera",
     "CaptureHealth",
     "LatestFrame",
-    "OpenCvSource",
+    "PacketSink",
     "SourceError",
     "SourceKind",
+    "VideoSource",
     "source_kind",
 ]

@@ -11,6 +11,7 @@ that never returns at all is abandoned by `check()` and a fresh reader started.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import random
 import threading
@@ -22,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.capture.opencv import OpenCvSource, SourceError
+from app.capture.pyav import PacketSink, SourceError, VideoSource
 from app.capture.slot import LatestFrame
 from app.domain import Frame
 from app.redact import describe_error, redact_url
@@ -65,8 +66,8 @@ class CaptureHealth:
     error: str | None  # last failure, credentials redacted
 
 
-def _open_live(source: str) -> Source:
-    return OpenCvSource(source, realtime=True, loop=True)
+def _open_live(source: str, on_packet: PacketSink | None = None) -> Source:
+    return VideoSource(source, realtime=True, loop=True, on_packet=on_packet)
 
 
 class Camera:
@@ -80,11 +81,18 @@ class Camera:
         stall_after: float = 2.0,
         offline_after: float = 3.0,
         hang_after: float = 20.0,
+        on_packet: PacketSink | None = None,
     ) -> None:
+        """`on_packet` gets the compressed packets of an H.264/H.265 camera (a recorder's `push`), from
+        the same connection the frames come from; it is called on the capture thread, and one that
+        raises is logged (rate-limited) and counted in `sink_errors`, never stopping capture. Only the
+        default source calls it: an `open_source` factory gets the URL alone."""
         self.name = name
         self.slot = LatestFrame()
         self._source = source
-        self._open = open_source or _open_live
+        self._open: SourceFactory = open_source or functools.partial(_open_live, on_packet=on_packet)
+        self._sink_errors_closed = 0
+        self._live: Source | None = None
         self._backoff = backoff or Backoff()
         self._stall_after = stall_after
         self._offline_after = offline_after
@@ -108,7 +116,7 @@ class Camera:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop reading; wait up to `timeout` s (0: not at all) for the reader to close its source.
-        A reader inside a blocking open or read sees the stop when that call returns (OpenCV's
+        A reader inside a blocking open or read sees the stop when that call returns (FFmpeg's
         timeouts); it is a daemon thread, so one that never returns does not hold up the process."""
         self._stop.set()
         self.slot.close()
@@ -148,10 +156,16 @@ class Camera:
                 self._stop.wait(self._backoff.delay(failures))
                 continue
             good_since = time.monotonic()
+            with self._lock:
+                self._live = source
             try:
                 reason = self._read_until_failure(source, generation)
             finally:
                 source.close()
+                with self._lock:
+                    self._sink_errors_closed += int(getattr(source, "sink_errors", 0))
+                    if self._live is source:
+                        self._live = None
             if not self._current(generation):
                 break
             with self._lock:
@@ -230,6 +244,12 @@ class Camera:
             log.warning("camera %s: %s", self.name, message)
 
     # -- health ------------------------------------------------------------
+    @property
+    def sink_errors(self) -> int:
+        """Packets `on_packet` raised on, over every connection so far."""
+        with self._lock:
+            return self._sink_errors_closed + int(getattr(self._live, "sink_errors", 0))
+
     def health(self) -> CaptureHealth:
         now = time.monotonic()
         with self._lock:

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.capture import OpenCvSource, SourceError, SourceKind, source_kind
+from app.capture import SourceError, SourceKind, VideoSource, source_kind
 from app.config import MqttConfig, StorageConfig
 from app.doctor.base import (
     _DEFAULT_PORTS,
@@ -49,7 +49,7 @@ def probe_camera(name: str, source: str) -> Check:
         )
     started = time.monotonic()
     try:
-        camera = OpenCvSource(source, realtime=False)
+        camera = VideoSource(source, realtime=False)
     except SourceError as exc:  # its message is already redacted
         hint = "; the port answers, so check the path and the credentials" if kind is SourceKind.RTSP else ""
         return Check(check, "fail", f"{exc}{hint}", details)

@@ -139,10 +139,10 @@ def test_video_file_source_is_paced_and_loops(person_clip: ClipInfo) -> None:
 
 
 def test_http_mjpeg_camera(person_clip: ClipInfo) -> None:
-    from app.capture import OpenCvSource
+    from app.capture import VideoSource
     from tests.support.mjpeg import MjpegCamera
 
-    reader = OpenCvSource(str(person_clip.path), realtime=False)
+    reader = VideoSource(str(person_clip.path), realtime=False)
     frames = [f for _ in range(20) if (f := reader.read()) is not None]
     reader.close()
     with MjpegCamera(frames, fps=10) as server:

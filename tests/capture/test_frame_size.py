@@ -2,7 +2,7 @@
 
 A real 16000x8000 H.264 clip of ~377 KB (made by libx264 in a subprocess), as MP4 and as raw
 Annex-B: replayed by the real `edgewatch replay` (peak memory measured), opened by
-OpenCvSource from a file and from a hostile HTTP camera (this process's peak memory
+VideoSource from a file and from a hostile HTTP camera (this process's peak memory
 measured), and streamed by that camera to the running service next to a good camera.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from app.capture import OpenCvSource, SourceError
+from app.capture import SourceError, VideoSource
 from app.capture.limits import MAX_FRAME_PIXELS, MAX_FRAME_SIDE, size_problem
 from app.demo.clip import ClipInfo
 from tests.support.appliance import Appliance
@@ -111,7 +111,7 @@ def test_opening_a_hostile_stream_or_file_costs_no_memory(huge: tuple[Path, Path
     for source in (str(huge[0]), str(huge[1]), hostile.url):
         before = reset_peak()
         with pytest.raises(SourceError) as refused:
-            OpenCvSource(source, realtime=False)
+            VideoSource(source, realtime=False)
         grown = peak_mb_since_reset() - before
         assert REFUSED in str(refused.value) and "T0ken-S3cret" not in str(refused.value)
         assert grown < 50, (source, grown)  # the probe FFmpeg runs on opening decoded ~300 MB of it

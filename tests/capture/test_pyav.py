@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from app.capture import OpenCvSource, SourceError, SourceKind, source_kind
+from app.capture import SourceError, SourceKind, VideoSource, source_kind
 from app.demo.clip import ClipInfo
 
 
 def test_a_file_is_read_frame_for_frame_without_pacing(person_clip: ClipInfo) -> None:
-    source = OpenCvSource(str(person_clip.path), realtime=False)
+    source = VideoSource(str(person_clip.path), realtime=False)
     started = time.monotonic()
     count = 0
     while source.read() is not None:
@@ -29,8 +29,8 @@ def test_source_kinds_and_missing_files(tmp_path: Path) -> None:
     assert source_kind("/dev/video2") is SourceKind.V4L2
     assert source_kind("clip.mp4") is SourceKind.FILE
     with pytest.raises(SourceError, match="no such video file"):
-        OpenCvSource(str(tmp_path / "nope.mp4"))
+        VideoSource(str(tmp_path / "nope.mp4"))
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"not a video" * 100)
     with pytest.raises(SourceError, match="cannot open"):
-        OpenCvSource(str(garbage))
+        VideoSource(str(garbage))
