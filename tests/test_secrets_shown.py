@@ -14,19 +14,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import cv2
 import pytest
 
 from app.detect import tflite
 from tests.conftest import photo
 from tests.support.appliance import Appliance, free_port
+from tests.support.mjpeg import MjpegCamera
 
 EDGEWATCH = str(Path(sys.executable).with_name("edgewatch"))
 GOOD, WRONG = "Qu3ry-Pa55word", "Wr0ng-Pa55word"
@@ -35,71 +32,24 @@ PORT_PASSWORD = "P0rt-Pa55word"
 SECRETS = (GOOD, WRONG, ODD, PORT_PASSWORD, "pa#ss", "w?rd")
 
 
-class QueryPasswordCamera:
-    """A cheap IP camera: MJPEG at /videostream.cgi when ?pwd= is right, 401 otherwise."""
-
-    def __init__(self) -> None:
-        ok, jpeg = cv2.imencode(".jpg", photo("astronaut"))
-        assert ok
-        frame = jpeg.tobytes()
-        stop = threading.Event()
-        self._stop = stop
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                if parts.path != "/videostream.cgi" or parse_qs(parts.query).get("pwd") != [GOOD]:
-                    self.send_response(401)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                try:
-                    while not stop.is_set():
-                        head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame)}\r\n\r\n"
-                        self.wfile.write(head.encode() + frame + b"\r\n")
-                        time.sleep(0.2)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.port = self._server.server_address[1]
-
-    def url(self, password: str) -> str:
-        return f"http://127.0.0.1:{self.port}/videostream.cgi?user=admin&pwd={password}"
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
-def camera() -> Iterator[QueryPasswordCamera]:
-    cam = QueryPasswordCamera()
-    yield cam
-    cam.close()
+def camera() -> Iterator[MjpegCamera]:
+    """A cheap IP camera: MJPEG at /videostream.cgi when ?pwd= is right, 401 otherwise."""
+    with MjpegCamera([photo("astronaut")], fps=5, path="/videostream.cgi", password=GOOD) as cam:
+        yield cam
 
 
-def sources(camera: QueryPasswordCamera) -> dict[str, str]:
+def sources(camera: MjpegCamera) -> dict[str, str]:
     closed = free_port()
     return {
-        "porch": camera.url(GOOD),
-        "gate": camera.url(WRONG),
+        "porch": camera.url_with(GOOD),
+        "gate": camera.url_with(WRONG),
         "yard": f"rtsp://admin:{ODD}@127.0.0.1:{closed}/stream",
         "shed": f"rtsp://admin:{PORT_PASSWORD}@127.0.0.1:99999/stream",
     }
 
 
-def shown_as(camera: QueryPasswordCamera) -> dict[str, str]:
+def shown_as(camera: MjpegCamera) -> dict[str, str]:
     return {
         "porch": f"http://127.0.0.1:{camera.port}/videostream.cgi?user=admin&pwd=***",
         "gate": f"http://127.0.0.1:{camera.port}/videostream.cgi?user=admin&pwd=***",
@@ -114,7 +64,7 @@ def assert_no_secret(text: str, where: str) -> None:
 
 
 def test_status_and_log_of_the_running_service_never_show_a_camera_password(
-    tmp_path: Path, camera: QueryPasswordCamera
+    tmp_path: Path, camera: MjpegCamera
 ) -> None:
     expected = shown_as(camera)
     with Appliance(tmp_path, sources(camera)) as box:
@@ -129,9 +79,10 @@ def test_status_and_log_of_the_running_service_never_show_a_camera_password(
     assert_no_secret(text, "/api/status")
     assert_no_secret(log, "the log")
     errors = {c["name"]: c["error"] for c in status["cameras"]}
-    assert errors["gate"] == f"cannot open {expected['gate']}"
+    # The source, redacted, and FFmpeg's reason in its own words.
+    assert errors["gate"] == f"cannot open {expected['gate']}: Server returned 401 Unauthorized (authorization failed)"
     assert errors["yard"].startswith(f"cannot open {expected['yard']}")
-    assert errors["shed"] == f"cannot open {expected['shed']}"
+    assert errors["shed"].startswith(f"cannot open {expected['shed']}")
     # What the log does say about them, redacted: the sources are named, not hidden away.
     assert f"camera porch: connected to {expected['porch']}" in log
     assert f"camera gate: cannot open {expected['gate']}" in log
@@ -139,7 +90,7 @@ def test_status_and_log_of_the_running_service_never_show_a_camera_password(
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
-def test_doctor_never_shows_a_camera_password(tmp_path: Path, camera: QueryPasswordCamera, as_json: bool) -> None:
+def test_doctor_never_shows_a_camera_password(tmp_path: Path, camera: MjpegCamera, as_json: bool) -> None:
     expected = shown_as(camera)
     cams = "".join(f"  {name}: {{source: '{url}'}}\n" for name, url in sources(camera).items())
     config = tmp_path / "edgewatch.yaml"

@@ -40,7 +40,7 @@ import numpy.typing as npt
 from app.capture.limits import size_problem
 from app.capture.timing import PacketTimeline
 from app.record.values import Packet, StreamInfo, as_codec
-from app.redact import describe_error, redact_url
+from app.redact import describe_error, redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class VideoSource:
                 timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S),
             )
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise SourceError(f"cannot open {self.display}: {describe_error(exc, source)}") from None
+            raise SourceError(f"cannot open {self.display}: {_reason(exc, source)}") from None
 
     def _check_size(self, width: int, height: int) -> None:
         problem = size_problem(width, height)
@@ -245,3 +245,11 @@ def _stream_info(stream: Any) -> StreamInfo | None:
 def _bgr(frame: Any) -> npt.NDArray[np.uint8]:
     """A decoded frame as a BGR image (swscale, as OpenCV's FFmpeg capture did: ~0.3 ms at 720p)."""
     return np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+
+
+def _reason(exc: BaseException, source: str) -> str:
+    """Why an open failed, for a person: FFmpeg's own words ("Server returned 401 Unauthorized
+    (authorization failed)", "Connection refused") without its errno and the URL it repeats."""
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return redact_text(str(exc.strerror), source)
+    return describe_error(exc, source)
