@@ -25,6 +25,7 @@ from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
 from app.detect.factory import open_detectors
 from app.doctor import cmd_doctor
+from app.memory import cap_malloc_arenas
 from app.notify import Heartbeat, Notifier, watchdog_interval
 from app.passwd import cmd_passwd
 from app.replay import replay
@@ -249,6 +250,7 @@ def _log_cameras(service: Service) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    cap_malloc_arenas()  # before any thread: RSS per camera (app.memory)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -103,6 +103,9 @@ def ms(value: float | None) -> float | None:
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    from app.memory import cap_malloc_arenas
+
+    cap_malloc_arenas()  # as `edgewatch run` does, before any thread
     urls: list[str] = spec["urls"]
     warmup: float = spec["warmup"]
     window: float = spec["window"]
