@@ -13,7 +13,12 @@ def iso_utc(epoch: float) -> str:
 
 
 def alert_payload(
-    alert: Alert, *, sent_at: float, late: bool = False, snapshot_url: str | None = None
+    alert: Alert,
+    *,
+    sent_at: float,
+    late: bool = False,
+    snapshot_url: str | None = None,
+    clip_url: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": alert.id,
@@ -29,6 +34,7 @@ def alert_payload(
         "severity": alert.severity,
         "late": late,
         "snapshot_url": snapshot_url,
+        "clip_url": clip_url,
     }
 
 

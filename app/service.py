@@ -19,12 +19,13 @@ from app.detect import Detector
 from app.detect.base import Image
 from app.detect.supervisor import DetectorState, SupervisedDetector
 from app.detect.worker import DetectionWorker
-from app.domain import Detections, Frame, Track
+from app.domain import Detections, Event, Frame, Track
 from app.evidence import Evidence
 from app.metrics import Metrics
 from app.objects import ObjectFilter
 from app.pipeline import CameraPipeline, DetectFn, object_counts
 from app.publish.bridge import MqttBridge
+from app.recording import Recordings
 from app.rules import RuleEngine, zones_for_camera
 from app.runner import CameraRunner, Listener
 from app.status import CameraStatus, DetectorStatus, Health, MqttInfo, ServiceStatus
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DETECT_TIMEOUT_S = 10.0
 RETENTION_EVERY_S = 60.0  # max_mb then holds within a minute of snapshots (2-5 MB with two busy cameras)
+RETENTION_PAUSED_S = 5.0  # while recording is paused for lack of space, retention runs this often
 MODE_KEY = "mode"
 STUCK_AFTER_S = 30.0  # a detect call or pipeline turn this long is wedged (detect timeout: 10 s)
 LATEST_LAG_S = 2.0  # older analysed frames are stale: show the live one without boxes
@@ -72,9 +74,13 @@ class Service:
         )
         self._rules_lock = threading.Lock()
         model_size = detectors[0].info.input_size[0]
+        # Before any camera starts: half-written segments of the last run are repaired or removed.
+        self.recordings = Recordings(config, store)
+        self._listeners.append(self.recordings.on_outcome)
         self.runners: dict[str, CameraRunner] = {}
         for index, (name, cam) in enumerate(config.cameras.items()):
-            camera = Camera(name, cam.source)
+            recording = self.recordings.cameras.get(name)
+            camera = Camera(name, cam.source, on_packet=None if recording is None else recording.push)
             worker = self._workers[index % len(self._workers)]
             pipeline = CameraPipeline(name, cam, self._detect_for(name, worker), model_size, objects=self.objects)
             analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))
@@ -204,6 +210,7 @@ class Service:
         for runner in self.runners.values():
             runner.camera.stop(timeout=max(0.0, deadline - time.monotonic()))
             runner.stop()
+        self.recordings.close()  # the segment being written is finished and indexed
         for worker in self._workers:
             worker.stop()
         self._watchdog.join(2.0)
@@ -214,6 +221,7 @@ class Service:
         cameras = []
         for name, runner in self.runners.items():
             h = runner.camera.health()
+            rec = self.recordings.state(name)
             cameras.append(
                 CameraStatus(
                     name,
@@ -227,6 +235,9 @@ class Service:
                     h.error,
                     _object_counts(runner) if h.online and runner.enabled else (),
                     self.config.camera_name(name),
+                    rec.enabled,
+                    rec.active,
+                    rec.error,
                 )
             )
         detector = self._detector_status()
@@ -269,11 +280,20 @@ class Service:
         while not self._watchdog_stop.wait(1.0):
             for runner in self.runners.values():
                 runner.camera.check()
-            if time.monotonic() - last_retention >= RETENTION_EVERY_S:
+            self.recordings.check_space()
+            since = time.monotonic() - last_retention
+            if since >= RETENTION_EVERY_S or (since >= RETENTION_PAUSED_S and self.recordings.paused()):
                 last_retention = time.monotonic()
                 report = self.store.enforce_retention(time.time())
                 if report.files_deleted or report.over_quota:
                     log.info("storage: %s", report)
+
+    def clip_window(self, event: Event) -> tuple[float, float]:
+        """The wall-clock span of the event's clip (event ± the camera's pre/post capture)."""
+        return self.recordings.clip_window(event, time.time())
+
+    def recording_enabled(self, camera: str) -> bool:
+        return self.recordings.enabled(camera)
 
     def _log_tracks(self, outcome: Outcome) -> None:
         result = outcome.result

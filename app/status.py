@@ -20,6 +20,9 @@ class CameraStatus:
     # the camera is offline or disabled)
     objects: tuple[tuple[str, int], ...] = ()
     title: str = ""  # what people read (config `name:`, else the id made readable); "" = the id
+    recording: bool = False  # record.enabled for this camera
+    recording_active: bool = False  # packets are going to disk now
+    recording_error: str | None = None  # why recording fails or is paused (disk full), until it works again
 
 
 @dataclass(frozen=True, slots=True)

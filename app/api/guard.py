@@ -33,7 +33,8 @@ NAMED: dict[str, tuple[str, ...]] = {
 MAX_BODY_BYTES = 16 * 1024  # the largest JSON body any route takes is a few hundred bytes
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

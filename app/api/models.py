@@ -52,6 +52,12 @@ class ModeOut(_Out):
     mode: Mode
 
 
+class RecordingOut(_Out):
+    enabled: bool = Field(description="record.enabled for this camera")
+    active: bool = Field(description="footage is being written now")
+    error: str | None = Field(description="why recording fails or is paused (e.g. disk full), until it works again")
+
+
 class CameraOut(_Out):
     name: str
     title: str = Field(description="the camera's display name (config `name:`, else its id made readable)")
@@ -66,6 +72,7 @@ class CameraOut(_Out):
     objects: dict[str, int] = Field(
         description="confirmed objects in view now, per label (empty while the camera is offline or disabled)"
     )
+    recording: RecordingOut
 
 
 class DetectorOut(_Out):
@@ -113,9 +120,12 @@ class EventOut(_Out):
     end_time: str | None
     stationary: bool
     snapshot_url: str | None
+    clip: bool = Field(description="footage of this event exists")
+    clip_url: str | None = Field(description="the event's clip (MP4), when there is footage")
+    clip_partial: bool = Field(description="the event is still being recorded: its clip grows")
 
     @classmethod
-    def of(cls, event: Event, has_snapshot: bool) -> EventOut:
+    def of(cls, event: Event, has_snapshot: bool, *, clip: bool = False, clip_partial: bool = False) -> EventOut:
         return cls(
             id=event.id,
             camera=event.camera,
@@ -128,6 +138,9 @@ class EventOut(_Out):
             end_time=None if event.end_time is None else iso_utc(event.end_time),
             stationary=event.stationary,
             snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if has_snapshot else None,
+            clip=clip,
+            clip_url=f"/api/events/{event.id}/clip.mp4" if clip else None,
+            clip_partial=clip and clip_partial,
         )
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.api.clips import ClipCache
 from app.api.frames import LatestJpeg
 from app.api.models import (
     EVENT_ID_PATTERN,
@@ -27,17 +28,20 @@ from app.api.models import (
     ModeIn,
     ModeOut,
     MqttOut,
+    RecordingOut,
     StatusOut,
     StorageOut,
 )
 from app.config import Mode
-from app.domain import Frame, Track
+from app.domain import Event, Frame, Track
 from app.metrics import Metrics
+from app.record import NoFootage, RecordError
 from app.status import ServiceStatus
 from app.store import Store
 
 USAGE_TTL_S = 5.0  # disk usage is a SQL sum + statfs: not worth redoing for every poll
 JPEG = "image/jpeg"
+MP4 = "video/mp4"
 MAX_LIMIT = 500
 
 CameraName = Annotated[str, Path(pattern=NAME_PATTERN)]
@@ -56,6 +60,8 @@ class Backend(Protocol):
     def set_mode(self, mode: Mode) -> None: ...
     def latest(self, camera: str) -> tuple[Frame, tuple[Track, ...]] | None: ...
     def camera_enabled(self, camera: str) -> bool: ...
+    def clip_window(self, event: Event) -> tuple[float, float]: ...
+    def recording_enabled(self, camera: str) -> bool: ...
 
 
 class _Usage:
@@ -79,6 +85,14 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
     frames = LatestJpeg(backend.latest)
     usage = _Usage(backend.store)
     store = backend.store
+    clips = ClipCache(store)
+
+    def event_out(e: Event) -> EventOut:
+        start, end = backend.clip_window(e)
+        return EventOut.of(
+            e, store.snapshot_path(e.id) is not None, clip=store.footage.has(e.camera, start, end),
+            clip_partial=_still_recording(e, end, backend),
+        )  # fmt: skip
 
     @router.get("/api/status", tags=["status"])
     async def status() -> StatusOut:
@@ -104,14 +118,14 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
     @router.get("/api/events", tags=["events"])
     def events(camera: Filter = None, label: Filter = None, since: Since = None, limit: Limit = 50) -> list[EventOut]:
         found = store.events(camera=camera, label=label, since=_epoch(since), limit=limit)
-        return [EventOut.of(e, store.snapshot_path(e.id) is not None) for e in found]
+        return [event_out(e) for e in found]
 
     @router.get("/api/events/{event_id}", tags=["events"], responses={404: {"description": "no such event"}})
     def event(event_id: EventId) -> EventOut:
         found = store.event(event_id)
         if found is None:
             raise HTTPException(404, "no such event")
-        return EventOut.of(found, store.snapshot_path(found.id) is not None)
+        return event_out(found)
 
     @router.get(
         "/api/events/{event_id}/snapshot.jpg",
@@ -124,6 +138,33 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
         if path is None:
             raise HTTPException(404, "no snapshot for this event")
         return FileResponse(path, media_type=JPEG)
+
+    @router.get(
+        "/api/events/{event_id}/clip.mp4",
+        tags=["events"],
+        response_class=FileResponse,
+        responses={
+            200: {"content": {MP4: {}}, "description": "the clip (206 for a Range request)"},
+            404: {"description": "no such event, or no footage for it"},
+            503: {"description": "the footage could not be read"},
+        },
+    )
+    def clip(event_id: EventId) -> FileResponse:
+        """The event's footage ± pre/post capture, stream-copied, faststart; `X-Clip-Partial: true` while
+        the event is still being recorded (ask again later for a longer clip)."""
+        found = store.event(event_id)
+        if found is None:
+            raise HTTPException(404, "no such event")
+        window = backend.clip_window(found)
+        try:
+            served = clips.get(found, window, recording=_still_recording(found, window[1], backend))
+        except NoFootage:
+            why = "" if backend.recording_enabled(found.camera) else f" (recording is off for camera '{found.camera}')"
+            raise HTTPException(404, f"no footage for this event{why}") from None
+        except RecordError:
+            raise HTTPException(503, "the footage of this event could not be read") from None
+        headers = {"X-Clip-Partial": "true" if served.partial else "false", "Cache-Control": "no-store"}
+        return FileResponse(served.path, media_type=MP4, headers=headers)
 
     @router.get("/api/alerts", tags=["alerts"])
     def alerts(since: Since = None, limit: Limit = 50) -> list[AlertOut]:
@@ -168,6 +209,7 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
                 reconnects=c.reconnects,
                 error=c.error,
                 objects=dict(c.objects),
+                recording=RecordingOut(enabled=c.recording, active=c.recording_active, error=c.recording_error),
             )
             for c in s.cameras
         ],
@@ -184,6 +226,11 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
         storage=StorageOut(used_mb=round(usage[0], 1), free_mb=round(usage[1], 1)),
         objects_tracked=list(s.objects_tracked),
     )
+
+
+def _still_recording(event: Event, window_end: float, backend: Backend) -> bool:
+    """Whether the event's footage may still grow: recording is on and its window has not closed yet."""
+    return backend.recording_enabled(event.camera) and (event.end_time is None or window_end > time.time())
 
 
 def _epoch(moment: datetime | None) -> float | None:

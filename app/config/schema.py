@@ -60,12 +60,52 @@ class MotionConfig(_Model):
     mask: tuple[Polygon, ...] = Field((), description="polygons where motion is ignored")
 
 
+RecordMode = Literal["events", "continuous"]
+
+
+class RecordConfig(_Model):
+    enabled: bool = Field(True, description="record footage (stream-copied H.264/H.265 segments) in storage.path")
+    mode: RecordMode = Field(
+        "events", description="events: keep only the segments around events (± pre/post); continuous: everything"
+    )
+    pre_capture: Duration = Field(5.0, description="footage kept before an event starts (held in memory)")
+    post_capture: Duration = Field(5.0, description="footage kept after an event's object was last seen")
+    retain_days: int | None = Field(None, ge=1, le=3650, description="footage age limit; default: storage.retain_days")
+
+    @field_validator("pre_capture", "post_capture")
+    @classmethod
+    def _bounded(cls, value: float) -> float:
+        if not 0.0 <= value <= 60.0:
+            raise ValueError("must be between 0s and 60s")
+        return value
+
+
+class CameraRecordConfig(_Model):
+    """A camera's own `record:`: each key set here overrides the appliance's `record:`."""
+
+    enabled: bool | None = None
+    mode: RecordMode | None = None
+    pre_capture: Duration | None = None
+    post_capture: Duration | None = None
+    retain_days: int | None = Field(None, ge=1, le=3650)
+
+    @field_validator("pre_capture", "post_capture")
+    @classmethod
+    def _bounded(cls, value: float | None) -> float | None:
+        if value is not None and not 0.0 <= value <= 60.0:
+            raise ValueError("must be between 0s and 60s")
+        return value
+
+
 class CameraConfig(_Model):
     source: Source = Field(description="rtsp(s)://, http(s):// MJPEG, /dev/videoN or a video file")
     name: DisplayName | None = Field(None, description="what Home Assistant shows; default: the id made readable")
     detect_fps: float = Field(5.0, gt=0, le=30, description="frames per second sent to the detector")
     motion: MotionConfig = MotionConfig()
     zones: dict[Name, Polygon] = Field(default_factory=dict, description="named normalized polygons")
+    record: CameraRecordConfig = Field(
+        CameraRecordConfig(), description="this camera's recording; keys left out come from the top-level `record:`"
+    )
 
 
 class DetectorConfig(_Model):
@@ -210,6 +250,15 @@ class Config(_Model):
     mqtt: MqttConfig | None = None
     api: ApiConfig = ApiConfig()
     storage: StorageConfig = StorageConfig()
+    record: RecordConfig = Field(RecordConfig(), description="event footage; each camera may override any key")
+
+    def record_for(self, camera: str) -> RecordConfig:
+        """The camera's recording settings: its own keys over the appliance's, retain_days always set."""
+        own = self.cameras[camera].record.model_dump(exclude_none=True)
+        merged = self.record.model_copy(update=own)  # both validated already
+        if merged.retain_days is None:
+            merged = merged.model_copy(update={"retain_days": self.storage.retain_days})
+        return merged
 
     def camera_name(self, camera: str) -> str:
         """The camera's display name: its `name`, else its id made readable."""

@@ -93,7 +93,12 @@ class MqttBridge:
             subscriptions=[*t.command_filters, HA_STATUS_TOPIC],
         )
         self.outbox = Outbox(
-            store, self.client, t.alerts, snapshot_url=self._snapshot_url, companions=self._alert_companions
+            store,
+            self.client,
+            t.alerts,
+            snapshot_url=self._snapshot_url,
+            clip_url=lambda alert: self.clip_url(alert.camera, alert.event_id),
+            companions=self._alert_companions,
         )
         self._tracked = ObjectFilter.from_config(config).tracked
         self._book = StateBook(
@@ -144,9 +149,8 @@ class MqttBridge:
         """A runner listener: events, object counts and motion for one camera's frame."""
         camera = outcome.result.frame.camera
         for change in outcome.changes:
-            self._send(
-                self.topics.events, json.dumps({"type": change.type, "event": event_payload(change.event)}), qos=1
-            )
+            event = {**event_payload(change.event), "clip_url": self.clip_url(camera, change.event.id)}
+            self._send(self.topics.events, json.dumps({"type": change.type, "event": event}), qos=1)
             if self._mqtt.frigate_compat:
                 topic, payload = frigate_event_message(change.type, None, change.event)
                 self._send(topic, payload, qos=1)
@@ -242,6 +246,14 @@ class MqttBridge:
         """The event's snapshot on this box's dashboard (it needs a login or an API token)."""
         base = self.dashboard_url()
         return None if base is None else f"{base}api/events/{quote(alert.event_id, safe='')}/snapshot.jpg"
+
+    def clip_url(self, camera: str, event_id: str) -> str | None:
+        """The event's clip on this box's dashboard, when the camera records (login or API token needed)."""
+        base = self.dashboard_url()
+        settings = self._config.record_for(camera) if camera in self._config.cameras else None
+        if base is None or settings is None or not settings.enabled:
+            return None
+        return f"{base}api/events/{quote(event_id, safe='')}/clip.mp4"
 
     def _alert_companions(self, alert: Alert, payload: dict[str, Any]) -> list[Message]:
         """HA's event entity of the rule fires with the alert (not for stale alerts from an outage)."""

@@ -47,6 +47,7 @@ class Outbox:
         *,
         ttl_s: float = DEFAULT_TTL_S,
         snapshot_url: Callable[[Alert], str | None] = lambda _alert: None,
+        clip_url: Callable[[Alert], str | None] = lambda _alert: None,
         companions: Callable[[Alert, dict[str, Any]], Sequence[Message]] = lambda _alert, _payload: (),
     ) -> None:
         self._store = store
@@ -54,6 +55,7 @@ class Outbox:
         self._topic = topic
         self._ttl = ttl_s
         self._snapshot_url = snapshot_url
+        self._clip_url = clip_url
         self._companions = companions
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -111,7 +113,11 @@ class Outbox:
                 self._in_flight.add(alert.id)
             now = time.time()
             payload = alert_payload(
-                alert, sent_at=now, late=now - alert.fired_at > LATE_AFTER_S, snapshot_url=self._snapshot_url(alert)
+                alert,
+                sent_at=now,
+                late=now - alert.fired_at > LATE_AFTER_S,
+                snapshot_url=self._snapshot_url(alert),
+                clip_url=self._clip_url(alert),
             )
             message = Message(self._topic, json.dumps(payload).encode(), qos=1, retain=False)
             if not self._publisher.publish(message, on_acked=self._acked(alert.id)):

@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain import Alert, Box, Event
+from app.store.footage import RECORDINGS, Footage
 from app.store.retention import RetentionReport, enforce
 from app.store.snapshots import SnapshotDir, make_private_dir, render_snapshot, snapshot_name
 
@@ -115,6 +116,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE alerts ADD COLUMN delivered_at REAL",
         "CREATE INDEX alerts_pending ON alerts (fired_at) WHERE delivered_at IS NULL",
+    ),
+    # 4: the footage index: one row per finished segment file (app.store.footage)
+    (
+        """CREATE TABLE segments (
+            name TEXT PRIMARY KEY,
+            camera TEXT NOT NULL,
+            start REAL NOT NULL,
+            end REAL NOT NULL,
+            size INTEGER NOT NULL,
+            frames INTEGER NOT NULL,
+            codec TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            tb_num INTEGER NOT NULL,
+            tb_den INTEGER NOT NULL,
+            extradata BLOB NOT NULL
+        )""",
+        "CREATE INDEX segments_camera_start ON segments (camera, start)",
+        "CREATE INDEX segments_start ON segments (start)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -410,6 +430,8 @@ class Store:
             self._files = SnapshotDir(self.root / SNAPSHOTS)
             self._files.remove_stale_tmp(0.0)  # we own the folder: any temporary file is a crash's leftover
             self._db = Database(self.root / DB_NAME)
+            make_private_dir(self.root / RECORDINGS)
+            self.footage = Footage(self._db, self.root / RECORDINGS, self._failures.record)
         except StoreError:
             self._unlock()
             raise
@@ -617,6 +639,7 @@ class Store:
         return enforce(
             self._db,
             self._files,
+            self.footage,
             retain_days=self.retain_days,
             max_bytes=self.max_bytes,
             now=now,
@@ -624,9 +647,10 @@ class Store:
         )
 
     def usage(self) -> tuple[float, float]:
-        """(MiB the store takes on disk: database files and snapshots, MiB free on its filesystem)."""
+        """(MiB the store takes on disk: database files, snapshots and footage, MiB free on its filesystem)."""
         try:
             snaps = int(self._db.query("SELECT COALESCE(SUM(size), 0) FROM snapshots")[0][0])
+            snaps += self.footage.total_bytes()
         except StoreError:
             snaps = 0
         st = os.statvfs(self.root)

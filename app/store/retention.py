@@ -1,12 +1,14 @@
-"""Retention: age limit first, then the size quota, oldest first.
+"""Retention: age limit first, then the size quota, oldest first. Footage (app.store.footage) is
+counted in the quota with snapshots and the database, and is what goes first when over it.
 
 1. Sweep: delete snapshot files no row points to (a crash between writing a file and
    recording it) and rows whose file is gone (a crash between deleting a file and its row).
 2. Age: delete events whose last known time (end, or start while still open) is more
    than `retain_days` ago, with their snapshots, and alerts fired more than
    `retain_days` ago. Younger alerts are never deleted.
-3. Quota: while the store's size (the database's live pages + snapshot files) is over
-   `max_bytes`, evict snapshots of the oldest events, then the oldest ended events.
+3. Quota: while the store's size (the database's live pages + snapshot and segment files)
+   is over `max_bytes`, evict the oldest footage (that of no alert first, then that of the
+   oldest alerts), then snapshots of the oldest events, then the oldest ended events.
    Alerts and events still open are never evicted for size.
 
 Files are deleted before their rows, so eviction frees space even when the disk is so
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.store.footage import Footage, FootageTally
 from app.store.snapshots import SnapshotDir
 
 if TYPE_CHECKING:
@@ -46,6 +49,10 @@ class RetentionReport:
     used_bytes: int  # the store's size afterwards, as the quota counts it
     over_quota: bool  # still over max_mb (only open events, alerts and the schema are left)
     errors: int  # steps that failed (see Store.failures())
+    segments_expired: int = 0  # footage segments deleted for age (record.retain_days)
+    segments_unwanted: int = 0  # segments overlapping no event ± pre/post (record.mode: events)
+    segments_evicted: int = 0  # segments deleted for size, oldest first
+    footage_bytes_freed: int = 0  # segment bytes deleted (also counted in bytes_freed)
 
 
 @dataclass(slots=True)
@@ -67,6 +74,7 @@ class _Tally:
 def enforce(
     db: Database,
     files: SnapshotDir,
+    footage: Footage,
     *,
     retain_days: int,
     max_bytes: int,
@@ -76,9 +84,10 @@ def enforce(
     from app.store.db import StoreError
 
     tally = _Tally()
+    shot = FootageTally()
     failures = (OSError, sqlite3.DatabaseError, StoreError)
 
-    def step(name: str, fn: Callable[[], None]) -> None:
+    def step(name: str, fn: Callable[[], object]) -> None:
         try:
             fn()
         except failures as exc:
@@ -87,14 +96,18 @@ def enforce(
 
     db_before = _measure(db.live_bytes)
     step("sweep", lambda: _sweep(db, files, tally))
+    step("footage_sweep", lambda: footage.sweep(shot))
     step("age", lambda: _expire(db, files, now - retain_days * DAY_S, tally))
-    step("quota", lambda: _evict(db, files, max_bytes, tally))
+    step("footage_age", lambda: footage.expire(now, retain_days, shot))
+    step("footage_unwanted", lambda: footage.drop_unwanted(now, retain_days, shot))
+    step("footage_quota", lambda: footage.evict(_used(db, footage) - max_bytes, now, shot))
+    step("quota", lambda: _evict(db, files, footage, max_bytes, tally))
     step("compact", db.compact)
     used = -1
     db_after = -1
     try:
         db_after = db.live_bytes()
-        used = db_after + _snapshot_bytes(db)
+        used = db_after + _snapshot_bytes(db) + footage.total_bytes()
     except failures as exc:
         tally.errors += 1
         on_error("retention.measure", exc)
@@ -104,12 +117,20 @@ def enforce(
         alerts_expired=tally.alerts_expired,
         snapshots_evicted=tally.snapshots_evicted,
         events_evicted=tally.events_evicted,
-        files_deleted=tally.files_deleted,
-        bytes_freed=tally.file_bytes + shrink,
+        files_deleted=tally.files_deleted + shot.files,
+        bytes_freed=tally.file_bytes + shot.bytes + shrink,
         used_bytes=used,
         over_quota=used > max_bytes,
         errors=tally.errors,
+        segments_expired=shot.expired,
+        segments_unwanted=shot.unwanted,
+        segments_evicted=shot.evicted,
+        footage_bytes_freed=shot.bytes,
     )
+
+
+def _used(db: Database, footage: Footage) -> int:
+    return db.live_bytes() + _snapshot_bytes(db) + footage.total_bytes()
 
 
 def _measure(fn: Callable[[], int]) -> int:
@@ -162,8 +183,8 @@ def _expire(db: Database, files: SnapshotDir, cutoff: float, tally: _Tally) -> N
         tally.alerts_expired += conn.execute("DELETE FROM alerts WHERE fired_at < ?", (cutoff,)).rowcount
 
 
-def _evict(db: Database, files: SnapshotDir, max_bytes: int, tally: _Tally) -> None:
-    excess = db.live_bytes() + _snapshot_bytes(db) - max_bytes
+def _evict(db: Database, files: SnapshotDir, footage: Footage, max_bytes: int, tally: _Tally) -> None:
+    excess = _used(db, footage) - max_bytes
     # Snapshots of the oldest events first.
     while excess > 0:
         with files.lock:
@@ -186,7 +207,7 @@ def _evict(db: Database, files: SnapshotDir, max_bytes: int, tally: _Tally) -> N
         tally.snapshots_evicted += len(chosen)
     # Then the oldest ended events, in batches sized from the average row.
     while True:
-        excess = db.live_bytes() + _snapshot_bytes(db) - max_bytes
+        excess = _used(db, footage) - max_bytes
         if excess <= 0:
             break
         count = int(db.query("SELECT count(*) FROM events")[0][0])

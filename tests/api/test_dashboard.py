@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,25 @@ def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -
     expect(item).to_contain_text(event["label"])
     expect(item).to_contain_text("Driveway")
     expect(item.locator(".score")).to_have_text(re.compile(r"^\d{1,3}%$"))  # the score moves while she walks
+
+    # Her footage plays in the page: once a segment of it is on disk, "Play clip" opens a
+    # <video> of /api/events/{id}/clip.mp4 and Chromium plays it (time advances, no media error).
+    def has_clip() -> bool:
+        listed = page.request.get(f"{base}/api/events").json()
+        return any(e["id"] == event_id and e["clip"] for e in listed)
+
+    deadline = time.monotonic() + 30
+    while not has_clip() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert has_clip(), "no footage indexed for her event within 30 s"
+    expect(item.locator("button.clip-button")).to_be_visible(timeout=10_000)
+    item.locator("button.clip-button").click()
+    video = item.locator("video.clip")
+    expect(video).to_be_visible()
+    page.wait_for_function("(v) => v.currentTime > 0.5 && !v.error", arg=video.element_handle(), timeout=20_000)
+    assert video.evaluate("(v) => v.error === null && v.videoWidth") == 1280
+    item.locator("button.clip-button").click()  # close it again
+    expect(video).to_have_count(0)
 
     # The card counts what is in view per class while she walks through (the clip loops).
     expect(card.locator(".objects")).to_contain_text(re.compile(r"(^| · )1 person( · |$)"), timeout=40_000)

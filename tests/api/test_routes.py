@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from app.api.routes import status_out
 from app.config import Mode
-from app.domain import Frame, Track
+from app.domain import Event, Frame, Track
 from app.objects import DEFAULT_TRACK
 from app.status import CameraStatus, DetectorStatus, ServiceStatus
 from app.store import Store
@@ -39,6 +39,12 @@ class FakeBackend:
 
     def camera_enabled(self, camera: str) -> bool:
         return True
+
+    def clip_window(self, event: Event) -> tuple[float, float]:
+        raise AssertionError("not called")
+
+    def recording_enabled(self, camera: str) -> bool:
+        return False
 
 
 def test_status_lists_the_tracked_classes_and_each_cameras_counts(stack: Stack) -> None:

@@ -30,7 +30,7 @@ from tests.support.waiting import wait_until
 EDGEWATCH = str(Path(sys.executable).with_name("edgewatch"))
 ALERT_FIELDS = {
     "id", "rule", "camera", "label", "score", "box", "zones", "event_id", "started_at", "sent_at", "severity", "late",
-    "snapshot_url",
+    "snapshot_url", "clip_url",
 }  # fmt: skip
 
 
@@ -60,6 +60,7 @@ def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
     # loopback, which no other machine could open, so by its host name.
     host = socket.gethostname()
     assert body["snapshot_url"] == f"http://{host}:8080/api/events/{body['event_id']}/snapshot.jpg"
+    assert body["clip_url"] == f"http://{host}:8080/api/events/{body['event_id']}/clip.mp4"
 
 
 def test_alerts_wait_out_a_broker_outage_and_arrive_in_order_marked_late(

@@ -431,9 +431,58 @@
     const title = el("div", "event-title");
     const where = el("div", "event-meta");
     const when = el("div", "event-meta");
-    main.append(title, where, when);
+    const clip = el("div", "event-clip");
+    main.append(title, where, when, clip);
     li.append(thumb, main);
-    return { li, thumb, title, where, when, snapshotUrl: null, img: null };
+    return { li, thumb, title, where, when, clip, clipUrl: null, video: null, snapshotUrl: null, img: null };
+  }
+
+  // The event's footage in a <video controls>, opened on demand (a clip is built when first asked for).
+  function toggleClip(item, e, button) {
+    if (item.video) {
+      item.video.pause();
+      item.video.remove();
+      item.video = null;
+      button.textContent = "Play clip";
+      return;
+    }
+    const video = el("video", "clip");
+    video.controls = true;
+    video.preload = "auto";
+    video.playsInline = true;
+    video.muted = true;
+    video.addEventListener("error", () => {
+      button.textContent = "Clip unavailable";
+      video.remove();
+      item.video = null;
+    });
+    // A clip still being recorded grows: ask for the newest one each time it is opened.
+    video.src = e.clip_partial ? `${e.clip_url}?v=${Date.now()}` : e.clip_url;
+    item.clip.append(video);
+    item.video = video;
+    button.textContent = "Close clip";
+    video.play().catch(() => {});
+  }
+
+  function updateClip(item, e) {
+    if (e.clip_url === item.clipUrl && item.clip.firstChild) {
+      const note = item.clip.querySelector(".clip-note");
+      if (note) note.hidden = !e.clip_partial;
+      return;
+    }
+    item.clipUrl = e.clip_url;
+    if (item.video) item.video.pause();
+    item.video = null;
+    if (!e.clip_url) {
+      item.clip.replaceChildren();
+      return;
+    }
+    const button = el("button", "clip-button", "Play clip");
+    button.type = "button";
+    button.addEventListener("click", () => toggleClip(item, e, button));
+    const note = el("span", "clip-note", "still recording");
+    note.hidden = !e.clip_partial;
+    item.clip.replaceChildren(button, note);
   }
 
   function snapshotThumb(item, e) {
@@ -483,6 +532,7 @@
       if (Number.isFinite(seconds)) when.push(document.createTextNode(` (${duration(seconds)})`));
     }
     item.when.replaceChildren(...when);
+    updateClip(item, e);
   }
 
   function renderEvents(events) {
