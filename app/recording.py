@@ -2,6 +2,7 @@
 told by the event pipeline how long footage is wanted, its segments indexed in the store.
 
     Camera ──on_packet──▶ CameraRecording.push ──▶ CameraRecorder ──Segment──▶ Store.footage.add
+    Camera ──on_frame (MJPEG, raw V4L2)──▶ CameraRecording.frame ──FrameEncoder──▶ push
     runner outcome ──▶ Recordings.on_outcome ──▶ want_until(last seen + post_capture)
 
 Failures never leave this module: `push` runs on the camera's thread, and a full disk or
@@ -22,10 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from app.analysis import Outcome
 from app.config import Config, RecordConfig
 from app.domain import Event
-from app.record import CameraRecorder, Packet, RecordError, Segment, SegmentSink, probe, recover
+from app.record import CameraRecorder, FrameEncoder, Packet, RecordError, Segment, SegmentSink, probe, recover
 from app.store import Store
 from app.store.footage import FootagePolicy
 
@@ -58,6 +62,27 @@ class CameraRecording:
         self._lock = threading.Lock()
         self._logged_at = float("-inf")
         self._unlogged = 0
+        self._encoder: FrameEncoder | None = None  # made at the first frame of a camera with no H.264
+
+    def frame(self, image: npt.NDArray[np.uint8], wall: float) -> None:
+        """The capture's `on_frame` for a camera that sends no compressed video (MJPEG, raw
+        V4L2): encoded once, at a bounded size and rate (FrameEncoder), then recorded like a
+        camera's own packets. Never raises."""
+        packets: list[Packet] = []
+
+        def encode() -> None:
+            if self._encoder is None:
+                self._encoder = FrameEncoder()
+            packets.extend(self._encoder.encode(image, wall))
+
+        with self._lock:
+            if self.paused:
+                if self.recorder.recording:
+                    self._guard(self.recorder.close)  # the segment so far is kept
+                return
+            self._guard(encode)
+        for packet in packets:
+            self.push(packet)
 
     def push(self, packet: Packet) -> None:
         """The capture's `on_packet`: never raises."""

@@ -80,7 +80,12 @@ class Service:
         self.runners: dict[str, CameraRunner] = {}
         for index, (name, cam) in enumerate(config.cameras.items()):
             recording = self.recordings.cameras.get(name)
-            camera = Camera(name, cam.source, on_packet=None if recording is None else recording.push)
+            camera = Camera(
+                name,
+                cam.source,
+                on_packet=None if recording is None else recording.push,
+                on_frame=None if recording is None else recording.frame,  # MJPEG / raw V4L2: encoded once
+            )
             worker = self._workers[index % len(self._workers)]
             pipeline = CameraPipeline(name, cam, self._detect_for(name, worker), model_size, objects=self.objects)
             analysis = CameraAnalysis(pipeline, self._rules, self._rules_lock, zones_for_camera(cam))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from app.config import parse_config
@@ -23,7 +24,9 @@ from app.record import build_clip
 from app.record.nal import parameter_sets
 from app.service import Service
 from app.store import Store
+from tests.conftest import photo
 from tests.record.media import stream_info
+from tests.support.mjpeg import MjpegCamera
 from tests.support.rtsp import RtspCamera
 
 PRE, POST = 2.0, 2.0
@@ -102,3 +105,34 @@ def test_a_person_event_on_a_live_rtsp_camera_has_its_clip_stream_copied(
         for f in frames[first : first + person_clip.fps]
     ]
     assert max(seen) >= 0.5, seen
+
+
+def test_an_mjpeg_camera_is_encoded_once_and_recorded(tmp_path: Path, person_detector: TfliteDetector) -> None:
+    """No compressed video to copy (an ESP32-CAM, a cheap IP camera's MJPEG): its decoded frames
+    are encoded to H.264 once, at a bounded size, and recorded like any camera's footage."""
+    big = np.asarray(cv2.resize(photo("astronaut"), (1920, 1080)), dtype=np.uint8)
+    with MjpegCamera([big], fps=10) as camera:
+        config = parse_config(
+            f"node_id: test\ncameras:\n  porch: {{source: '{camera.url}', detect_fps: 5}}\n"
+            f"detector: {{type: cpu}}\nstorage: {{path: '{tmp_path / 'state'}'}}\nrecord: {{mode: continuous}}\n"
+        )
+        with Store(tmp_path / "state", retain_days=7, max_mb=256) as store:
+            service = Service(config, person_detector, store)
+            service.start()
+            try:
+                indexed = wait_until(lambda: bool(store.footage.segments("porch", 0, 2e9)), 30)
+                status = service.status()
+            finally:
+                service.stop()
+            assert indexed, status
+            segments = store.footage.segments("porch", 0, 2e9)
+    (porch,) = status.cameras
+    assert porch.recording and porch.recording_error is None, porch
+    with av.open(str(segments[0].path)) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (ctx.name, ctx.width, ctx.height) == ("h264", 1280, 720)  # bounded: 1920 wide is too much
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) == segments[0].frames >= 5
+    # The picture survives the encode: the astronaut, not noise.
+    error = np.abs(frames[-1].astype(np.int16) - cv2.resize(big, (1280, 720)).astype(np.int16)).mean()
+    assert error < 12, error

@@ -42,6 +42,7 @@ class Source(Protocol):
 
 
 SourceFactory = Callable[[str], Source]
+FrameSink = Callable[[npt.NDArray[np.uint8], float], None]  # a decoded frame and its wall-clock time
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +83,21 @@ class Camera:
         offline_after: float = 3.0,
         hang_after: float = 20.0,
         on_packet: PacketSink | None = None,
+        on_frame: FrameSink | None = None,
     ) -> None:
         """`on_packet` gets the compressed packets of an H.264/H.265 camera (a recorder's `push`), from
         the same connection the frames come from; it is called on the capture thread, and one that
         raises is logged (rate-limited) and counted in `sink_errors`, never stopping capture. Only the
-        default source calls it: an `open_source` factory gets the URL alone."""
+        default source calls it: an `open_source` factory gets the URL alone. `on_frame` gets each
+        decoded frame (and its wall-clock time) of a camera that sends no compressed video (MJPEG,
+        raw V4L2), so a recorder can encode it; it is called on the capture thread after the frame
+        is handed to detection, and one that raises is counted in `sink_errors` too."""
         self.name = name
         self.slot = LatestFrame()
         self._source = source
         self._open: SourceFactory = open_source or functools.partial(_open_live, on_packet=on_packet)
+        self._on_frame = on_frame
+        self._frame_errors = 0
         self._sink_errors_closed = 0
         self._live: Source | None = None
         self._backoff = backoff or Backoff()
@@ -222,10 +229,25 @@ class Camera:
                 with self._lock:
                     self._stalls += 1
                 return f"stalled: a read took {now - started:.1f} s"
-            self._deliver(image, now)
+            captured = self._deliver(image, now)
+            if self._on_frame is not None and getattr(source, "stream_info", None) is None:
+                self._hand_frame(image, captured)
         return "stopped"
 
-    def _deliver(self, image: npt.NDArray[np.uint8], now: float) -> None:
+    def _hand_frame(self, image: npt.NDArray[np.uint8], captured: float) -> None:
+        """A frame of a camera with no compressed stream, to `on_frame` (the recorder's encoder)."""
+        assert self._on_frame is not None
+        try:
+            self._on_frame(image, captured)
+        except Exception as exc:  # noqa: BLE001 - a recorder must never stop capture
+            with self._lock:
+                self._frame_errors += 1
+                first = self._frame_errors == 1
+            if first:
+                log.error("camera %s: on_frame failed: %s", self.name, describe_error(exc))
+
+    def _deliver(self, image: npt.NDArray[np.uint8], now: float) -> float:
+        """Hands the frame to detection's slot; returns its wall-clock capture time."""
         with self._lock:
             self._seq += 1
             seq = self._seq
@@ -233,7 +255,9 @@ class Camera:
             self._error = None
             self._last_frame = now
             self._arrivals.append(now)
-        self.slot.put(Frame(self.name, seq, image, time.time(), now))
+        captured = time.time()
+        self.slot.put(Frame(self.name, seq, image, captured, now))
+        return captured
 
     def _note_failure(self, message: str) -> None:
         with self._lock:
@@ -246,9 +270,9 @@ class Camera:
     # -- health ------------------------------------------------------------
     @property
     def sink_errors(self) -> int:
-        """Packets `on_packet` raised on, over every connection so far."""
+        """Packets `on_packet` and frames `on_frame` raised on, over every connection so far."""
         with self._lock:
-            return self._sink_errors_closed + int(getattr(self._live, "sink_errors", 0))
+            return self._sink_errors_closed + int(getattr(self._live, "sink_errors", 0)) + self._frame_errors
 
     def health(self) -> CaptureHealth:
         now = time.monotonic()
