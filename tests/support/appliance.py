@@ -102,6 +102,18 @@ class Appliance:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def kill(self) -> None:
+        """SIGKILL, as a power cut or the OOM killer: no stop, no flush, no close."""
+        assert self._proc is not None
+        self._proc.kill()
+        self._proc.wait(timeout=10)
+
+    @property
+    def client(self) -> httpx.Client:
+        """The logged-in HTTP client."""
+        assert self._client is not None
+        return self._client
+
     def stop(self) -> str:
         """SIGTERM, wait for a clean exit; the whole log."""
         if self._client is not None:
