@@ -136,3 +136,53 @@ def test_an_mjpeg_camera_is_encoded_once_and_recorded(tmp_path: Path, person_det
     # The picture survives the encode: the astronaut, not noise.
     error = np.abs(frames[-1].astype(np.int16) - cv2.resize(big, (1280, 720)).astype(np.int16)).mean()
     assert error < 12, error
+
+
+def test_a_camera_that_drops_mid_event_gives_a_clip_of_before_and_after(
+    tmp_path: Path,
+    person_clip: ClipInfo,
+    rtsp_cameras: Callable[..., RtspCamera],
+    person_detector: TfliteDetector,
+) -> None:
+    """The camera's stream stops while she is in view and comes back on a new connection:
+    her event's clip holds the footage from both sides of the gap and plays end to end."""
+    assert person_clip.annexb is not None
+    camera = rtsp_cameras(person_clip.annexb)
+    config = parse_config(
+        f"node_id: test\ncameras:\n  walk: {{source: {camera.url}, detect_fps: 5}}\n"
+        f"detector: {{type: cpu}}\nstorage: {{path: '{tmp_path / 'state'}'}}\n"
+        f"record: {{pre_capture: {PRE:g}s, post_capture: {POST:g}s}}\n"
+        "rules: [{name: anyone, objects: [person], cooldown: 0s}]\n"
+    )
+    with Store(tmp_path / "state", retain_days=7, max_mb=256) as store:
+        service = Service(config, person_detector, store)
+        service.start()
+        try:
+            assert wait_until(lambda: bool(store.events(camera="walk", limit=1)), 30), service.status()
+            time.sleep(0.5)
+            dropped_at = time.time()
+            camera.kill()  # mid-walk: her event is open
+            time.sleep(0.5)
+            camera.restart()
+            assert wait_until(lambda: service.status().cameras[0].reconnects >= 1, 20), service.status()
+            (event,) = [e for e in store.events(camera="walk", limit=10) if e.start_time < dropped_at]
+
+            def over() -> bool:
+                done = store.event(event.id)
+                return done is not None and done.end_time is not None and time.time() > done.end_time + POST + 5.0
+
+            assert wait_until(over, 30), store.event(event.id)
+        finally:
+            service.stop()
+        done = store.event(event.id)
+        assert done is not None
+        start, end = service.clip_window(done)
+        segments = store.footage.segments("walk", start, end)
+        clip = build_clip(segments, start, end, tmp_path / "clip.mp4")
+
+    assert any(s.end <= dropped_at + 0.5 for s in segments), segments  # footage from before the drop
+    assert any(s.start > dropped_at for s in segments), segments  # ...and from the new connection
+    assert clip.segments >= 2 and clip.skipped == 0
+    with av.open(str(clip.path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == clip.frames > 0
