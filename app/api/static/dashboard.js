@@ -393,6 +393,7 @@
       if (!cam) {
         cam = createCamera(c.name, c.title || c.name);
         cameras.set(c.name, cam);
+        for (const item of eventItems.values()) showWhere(item); // listed before its title was known
         updateCamera(cam, c);
         loadFrame(cam);
       } else {
@@ -434,7 +435,9 @@
     const clip = el("div", "event-clip");
     main.append(title, where, when, clip);
     li.append(thumb, main);
-    return { li, thumb, title, where, when, clip, clipUrl: null, video: null, snapshotUrl: null, img: null };
+    return {
+      li, thumb, title, where, when, clip, camera: "", zones: "", clipUrl: null, video: null, snapshotUrl: null, img: null,
+    };
   }
 
   // The event's footage in a <video controls>, opened on demand (a clip is built when first asked for).
@@ -506,6 +509,12 @@
     return link;
   }
 
+  // Where an event happened, by the camera's display name (known once the status has arrived).
+  function showWhere(item) {
+    const text = `${cameraTitle(item.camera)}${item.zones}`;
+    if (item.where.textContent !== text) item.where.textContent = text;
+  }
+
   function updateEvent(item, e) {
     if (e.snapshot_url !== item.snapshotUrl) {
       item.snapshotUrl = e.snapshot_url;
@@ -523,8 +532,9 @@
     if (e.stationary) title.push(badge("parked", "info"));
     item.title.replaceChildren(...title);
 
-    const zones = Array.isArray(e.zones) && e.zones.length ? ` · zones: ${e.zones.join(", ")}` : "";
-    item.where.textContent = `${cameraTitle(e.camera)}${zones}`;
+    item.camera = e.camera;
+    item.zones = Array.isArray(e.zones) && e.zones.length ? ` · zones: ${e.zones.join(", ")}` : "";
+    showWhere(item);
     const when = [document.createTextNode(e.end_time === null ? "since " : ""), timeElement(e.start_time)];
     if (e.end_time !== null) {
       const seconds = (new Date(e.end_time).getTime() - new Date(e.start_time).getTime()) / 1000;
