@@ -20,6 +20,7 @@ detector only): "RSS per added camera" = (RSS_4 - RSS_1) / 3, "fps held" = detec
 4 cameras / with 1.
 
     .venv/bin/python bench/cameras.py [--counts 1,2,4] [--warmup 5] [--window 30] [--repeats 1]
+                                      [--record off|events|continuous]
                                       [--steady-light] [--settle 120] [--json FILE]
 
 --steady-light builds the clips without the demo's light fade; --settle waits (at most that
@@ -147,7 +148,9 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         f"  cam{i}:\n    source: {url}\n    detect_fps: {spec['detect_fps']}" for i, url in enumerate(urls)
     )
     store = Store(Path(tempfile.mkdtemp(prefix="bench-store-")), retain_days=1, max_mb=256)
-    service = Service(parse_config(f"node_id: bench\ndetector: {{type: cpu}}\ncameras:\n{cams}\n"), detector, store)
+    record = "{enabled: false}" if spec["record"] == "off" else f"{{mode: {spec['record']}}}"
+    config = parse_config(f"node_id: bench\ndetector: {{type: cpu}}\ncameras:\n{cams}\nrecord: {record}\n")
+    service = Service(config, detector, store)
     measuring = threading.Event()
     ages: dict[str, list[float]] = {name: [] for name in service.runners}
     took: dict[str, list[float]] = {name: [] for name in service.runners}
@@ -290,6 +293,7 @@ def run_count(urls: list[str], server_pids: list[int], args: argparse.Namespace,
         "warmup": args.warmup,
         "window": args.window,
         "detect_fps": args.detect_fps,
+        "record": args.record,
         "server_pids": server_pids,
     }
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
@@ -398,6 +402,12 @@ def main() -> None:
         "--steady-light",
         action="store_true",
         help="clips without the light fade (LIGHT_DROP 0), to see what the fade costs the motion prefilter",
+    )
+    parser.add_argument(
+        "--record",
+        choices=("off", "events", "continuous"),
+        default="events",
+        help="recording (the product's default: events; continuous writes every camera's stream all the time)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every child's result here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
