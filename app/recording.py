@@ -203,6 +203,16 @@ class Recordings:
     def paused(self) -> bool:
         return any(r.paused for r in self.cameras.values())
 
+    def shortfall(self) -> int:
+        """Bytes to free before paused recording resumes (twice the reserve free); 0 when not paused."""
+        if not self.paused():
+            return 0
+        try:
+            st = os.statvfs(self._store.root)
+        except OSError:
+            return 0
+        return max(0, 2 * self._reserve - st.f_bavail * st.f_frsize)
+
     def close(self) -> None:
         for recording in self.cameras.values():
             recording.close()

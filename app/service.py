@@ -25,7 +25,7 @@ from app.metrics import Metrics
 from app.objects import ObjectFilter
 from app.pipeline import CameraPipeline, DetectFn, object_counts
 from app.publish.bridge import MqttBridge
-from app.recording import Recordings
+from app.recording import RESERVE_BYTES, Recordings
 from app.rules import RuleEngine, zones_for_camera
 from app.runner import CameraRunner, Listener
 from app.status import CameraStatus, DetectorStatus, Health, MqttInfo, ServiceStatus
@@ -50,6 +50,7 @@ class Service:
         store: Store,
         *,
         stuck_after_s: float = STUCK_AFTER_S,
+        record_reserve_bytes: int = RESERVE_BYTES,
     ) -> None:
         """`detector`: one, or one per Edge TPU — each gets its own worker thread and the
         cameras are shared out among them (camera i → detector i mod n)."""
@@ -75,7 +76,7 @@ class Service:
         self._rules_lock = threading.Lock()
         model_size = detectors[0].info.input_size[0]
         # Before any camera starts: half-written segments of the last run are repaired or removed.
-        self.recordings = Recordings(config, store)
+        self.recordings = Recordings(config, store, reserve_bytes=record_reserve_bytes)
         self._listeners.append(self.recordings.on_outcome)
         self.runners: dict[str, CameraRunner] = {}
         for index, (name, cam) in enumerate(config.cameras.items()):
@@ -292,6 +293,21 @@ class Service:
                 report = self.store.enforce_retention(time.time())
                 if report.files_deleted or report.over_quota:
                     log.info("storage: %s", report)
+                self._make_room()
+
+    def _make_room(self) -> None:
+        """Recording is paused on a nearly full disk that max_mb did not foresee (a card smaller
+        than max_mb): the oldest footage goes, of no alert first, until recording can resume. Only
+        when footage can make that room: a disk full of other files keeps every clip (deleting
+        them all would not let recording resume)."""
+        needed = self.recordings.shortfall()
+        if needed and self.store.footage.total_bytes() >= needed:
+            segments, freed = self.store.free_footage(needed, time.time())
+            if segments:
+                log.warning(
+                    "storage: disk nearly full: deleted the %d oldest footage segments (%.1f MB) to record again",
+                    segments, freed / 1e6,
+                )  # fmt: skip
 
     def clip_window(self, event: Event) -> tuple[float, float]:
         """The wall-clock span of the event's clip (event ± the camera's pre/post capture)."""

@@ -15,9 +15,14 @@ from typing import Any
 
 import pytest
 
+from app.config import parse_config
 from app.demo.clip import ClipInfo
+from app.detect.engine import TfliteDetector
 from app.recording import PAUSED, RESERVE_BYTES
+from app.service import Service
+from app.store import Store
 from tests.publish.hub import Subscriber
+from tests.record.media import make_source, packets
 from tests.support.appliance import Appliance
 from tests.support.mosquitto import Mosquitto
 from tests.support.rtsp import RtspCamera
@@ -35,6 +40,15 @@ def disk(tmp_path: Path) -> Any:
     assert tmpfs.mounted, f"a tmpfs is needed for this test: {tmpfs.unavailable}"
     yield tmpfs
     tmpfs.unmount()
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def recording(status: dict[str, Any]) -> dict[str, Any]:
@@ -85,3 +99,41 @@ def test_a_nearly_full_disk_pauses_recording_and_nothing_else(
             time.sleep(0.5)
         log = box.stop()
     assert log.count("recording paused") >= 1, log[-3000:]
+
+
+def test_on_a_card_smaller_than_max_mb_the_oldest_footage_makes_room(
+    disk: Disk, person_detector: TfliteDetector, tmp_path: Path
+) -> None:
+    """Footage itself fills the disk (max_mb larger than the card): recording pauses, the
+    service's retention deletes the oldest footage until there is room, and recording resumes,
+    without anyone freeing space. Real segments of real H.264 on the real tmpfs."""
+    reserve = 2 * MIB
+    source = make_source(tmp_path / "cam.mp4", seconds=12.0, size=(1280, 720))
+    config = parse_config(
+        "cameras:\n  drive: {source: 'rtsp://127.0.0.1:9/none'}\n"
+        f"storage: {{path: '{disk.path / 'state'}', max_mb: 100000}}\nrecord: {{mode: continuous}}\n"
+    )
+    with Store(disk.path / "state", retain_days=7, max_mb=100000) as store:
+        service = Service(config, person_detector, store, record_reserve_bytes=reserve)
+        drive = service.recordings.cameras["drive"]
+        start = time.time() - 100
+        for loop in range(3):  # 36 s of footage: several MB
+            for packet in packets(source.path, origin=start + 12.0 * loop):
+                drive.push(packet)
+        drive.close()
+        footage = store.footage.total_bytes()
+        assert footage > 3 * reserve, footage
+        disk.fill(leave_kb=(reserve - MIB // 2) // 1024)  # the card is full, and footage is most of what fills it
+        service.recordings.check_space()
+        assert drive.paused
+        kept = store.footage.segments("drive", 0, 2e9)
+
+        service.start()  # its watchdog: check space, retention, make room
+        try:
+            resumed = wait_until(lambda: not drive.paused, 20)
+        finally:
+            service.stop()
+        assert resumed, drive.state()
+        left = store.footage.segments("drive", 0, 2e9)
+        assert 0 < len(left) < len(kept)  # some footage went, not all of it
+        assert [s.path for s in left] == [s.path for s in kept[-len(left) :]]  # the oldest went first

@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain import Alert, Box, Event
-from app.store.footage import RECORDINGS, Footage
+from app.store.footage import RECORDINGS, Footage, FootageTally
 from app.store.retention import RetentionReport, enforce
 from app.store.snapshots import SnapshotDir, make_private_dir, render_snapshot, snapshot_name
 
@@ -645,6 +645,16 @@ class Store:
             now=now,
             on_error=self._failures.record,
         )
+
+    def free_footage(self, needed: int, now: float) -> tuple[int, int]:
+        """Delete the oldest footage (of no alert first) until `needed` bytes are freed, whatever
+        max_mb says: the disk itself is nearly full. (segments, bytes) deleted; never raises."""
+        tally = FootageTally()
+        try:
+            self.footage.evict(needed, now, tally)
+        except (OSError, sqlite3.Error) as exc:
+            self._failures.record("footage_free", exc)
+        return tally.evicted, tally.bytes
 
     def usage(self) -> tuple[float, float]:
         """(MiB the store takes on disk: database files, snapshots and footage, MiB free on its filesystem)."""
