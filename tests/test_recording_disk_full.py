@@ -26,6 +26,7 @@ from tests.record.media import make_source, packets
 from tests.support.appliance import Appliance
 from tests.support.mosquitto import Mosquitto
 from tests.support.rtsp import RtspCamera
+from tests.support.waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # bench/ is not a package
 from soak import Disk
@@ -40,15 +41,6 @@ def disk(tmp_path: Path) -> Any:
     assert tmpfs.mounted, f"a tmpfs is needed for this test: {tmpfs.unavailable}"
     yield tmpfs
     tmpfs.unmount()
-
-
-def wait_until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 def recording(status: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +122,7 @@ def test_on_a_card_smaller_than_max_mb_the_oldest_footage_makes_room(
 
         service.start()  # its watchdog: check space, retention, make room
         try:
-            resumed = wait_until(lambda: not drive.paused, 20)
+            resumed = wait_until(lambda: not drive.paused, 20, step=0.2)
         finally:
             service.stop()
         assert resumed, drive.state()

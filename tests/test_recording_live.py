@@ -17,7 +17,7 @@ import av
 import cv2
 import numpy as np
 
-from app.config import parse_config
+from app.config import Config, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.record import build_clip
@@ -28,17 +28,19 @@ from tests.conftest import photo
 from tests.record.media import stream_info
 from tests.support.mjpeg import MjpegCamera
 from tests.support.rtsp import RtspCamera
+from tests.support.waiting import wait_until
 
 PRE, POST = 2.0, 2.0
 
 
-def wait_until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
+def walk_config(url: str, folder: Path) -> Config:
+    """One RTSP camera `walk`, recorded with PRE/POST capture, a rule for anyone."""
+    return parse_config(
+        f"node_id: test\ncameras:\n  walk: {{source: {url}, detect_fps: 5}}\n"
+        f"detector: {{type: cpu}}\nstorage: {{path: '{folder / 'state'}'}}\n"
+        f"record: {{pre_capture: {PRE:g}s, post_capture: {POST:g}s}}\n"
+        "rules: [{name: anyone, objects: [person], cooldown: 0s}]\n"
+    )
 
 
 def test_a_person_event_on_a_live_rtsp_camera_has_its_clip_stream_copied(
@@ -49,12 +51,7 @@ def test_a_person_event_on_a_live_rtsp_camera_has_its_clip_stream_copied(
 ) -> None:
     assert person_clip.annexb is not None
     camera = rtsp_cameras(person_clip.annexb)
-    config = parse_config(
-        f"node_id: test\ncameras:\n  walk: {{source: {camera.url}, detect_fps: 5}}\n"
-        f"detector: {{type: cpu}}\nstorage: {{path: '{tmp_path / 'state'}'}}\n"
-        f"record: {{pre_capture: {PRE:g}s, post_capture: {POST:g}s}}\n"
-        "rules: [{name: anyone, objects: [person], cooldown: 0s}]\n"
-    )
+    config = walk_config(camera.url, tmp_path)
     with Store(tmp_path / "state", retain_days=7, max_mb=256) as store:
         service = Service(config, person_detector, store)
         service.start()
@@ -65,7 +62,7 @@ def test_a_person_event_on_a_live_rtsp_camera_has_its_clip_stream_copied(
                 ends = sorted(e.end_time for e in store.events(camera="walk", limit=10) if e.end_time is not None)
                 return len(ends) >= 2 and time.time() > ends[1] + POST + 5.0  # + a segment to finish
 
-            assert wait_until(ended, person_clip.seconds * 3 + 30), service.status()
+            assert wait_until(ended, person_clip.seconds * 3 + 30, step=0.2), service.status()
             status = service.status()
         finally:
             service.stop()  # closes the segment being written: it is indexed
@@ -120,7 +117,7 @@ def test_an_mjpeg_camera_is_encoded_once_and_recorded(tmp_path: Path, person_det
             service = Service(config, person_detector, store)
             service.start()
             try:
-                indexed = wait_until(lambda: bool(store.footage.segments("porch", 0, 2e9)), 30)
+                indexed = wait_until(lambda: bool(store.footage.segments("porch", 0, 2e9)), 30, step=0.2)
                 status = service.status()
             finally:
                 service.stop()
@@ -148,30 +145,25 @@ def test_a_camera_that_drops_mid_event_gives_a_clip_of_before_and_after(
     her event's clip holds the footage from both sides of the gap and plays end to end."""
     assert person_clip.annexb is not None
     camera = rtsp_cameras(person_clip.annexb)
-    config = parse_config(
-        f"node_id: test\ncameras:\n  walk: {{source: {camera.url}, detect_fps: 5}}\n"
-        f"detector: {{type: cpu}}\nstorage: {{path: '{tmp_path / 'state'}'}}\n"
-        f"record: {{pre_capture: {PRE:g}s, post_capture: {POST:g}s}}\n"
-        "rules: [{name: anyone, objects: [person], cooldown: 0s}]\n"
-    )
+    config = walk_config(camera.url, tmp_path)
     with Store(tmp_path / "state", retain_days=7, max_mb=256) as store:
         service = Service(config, person_detector, store)
         service.start()
         try:
-            assert wait_until(lambda: bool(store.events(camera="walk", limit=1)), 30), service.status()
+            assert wait_until(lambda: bool(store.events(camera="walk", limit=1)), 30, step=0.2), service.status()
             time.sleep(0.5)
             dropped_at = time.time()
             camera.kill()  # mid-walk: her event is open
             time.sleep(0.5)
             camera.restart()
-            assert wait_until(lambda: service.status().cameras[0].reconnects >= 1, 20), service.status()
+            assert wait_until(lambda: service.status().cameras[0].reconnects >= 1, 20, step=0.2), service.status()
             (event,) = [e for e in store.events(camera="walk", limit=10) if e.start_time < dropped_at]
 
             def over() -> bool:
                 done = store.event(event.id)
                 return done is not None and done.end_time is not None and time.time() > done.end_time + POST + 5.0
 
-            assert wait_until(over, 30), store.event(event.id)
+            assert wait_until(over, 30, step=0.2), store.event(event.id)
         finally:
             service.stop()
         done = store.event(event.id)

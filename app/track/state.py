@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.domain import Box, Detection, Track
 from app.geometry import EPS, Geom, area, geom
@@ -50,11 +52,18 @@ class Rules:
     still_tolerance: float
 
 
-def _coming_in(looks: list[tuple[float, bool]]) -> bool:
-    """Cut by the frame's edge on the first of these looks (area, cut) and much larger on the
-    last: a thing walking or driving in (a box that only jitters at the edge does neither)."""
-    (first, cut), (last, _) = looks[0], looks[-1]
-    return cut and last >= _COMING_IN * first
+class Look(NamedTuple):
+    """One match as confirmation weighs it."""
+
+    score: float
+    area: float  # of the box matched (the predicted one for a glimpse)
+    cut: bool  # the frame's edge cut the box
+
+
+def _coming_in(looks: list[Look]) -> bool:
+    """Cut by the frame's edge on the first of these looks and much larger on the last: a
+    thing walking or driving in (a box that only jitters at the edge does neither)."""
+    return looks[0].cut and looks[-1].area >= _COMING_IN * looks[0].area
 
 
 class State:
@@ -75,10 +84,9 @@ class State:
         "label",
         "label_counts",
         "last_seen",
+        "looks",
         "moves",
         "origin",
-        "recent_looks",
-        "recent_scores",
         "score",
         "snapshot",
         "still",
@@ -103,8 +111,7 @@ class State:
         self.first_seen = now
         self.last_seen = now
         self.hits = 1
-        self.recent_scores: list[float] = [det.score]
-        self.recent_looks: list[tuple[float, bool]] = [(area(d.geom), d.cut)]  # area, cut by the edge
+        self.looks: deque[Look] = deque([Look(det.score, area(d.geom), d.cut)], maxlen=_SCORE_WINDOW)
         self.vx = self.vy = self.gw = self.gh = 0.0  # px/s and log-size/s
         self.moves = 0  # motion measurements so far (0: velocity unknown)
         self.still = Stillness(d.geom, now, after=rules.still_after, tolerance=rules.still_tolerance)
@@ -151,7 +158,7 @@ class State:
             self.moves += 1
         self.cx, self.cy, self.w, self.h = cx, cy, w, h
         self.box = det.box
-        self._seen(det, now, rules, stirred, (area(g), d.cut))
+        self._seen(det, now, rules, stirred, size=area(g), cut=d.cut)
         self.still.observe(g, now)
         self._confirm(now, rules)
 
@@ -160,18 +167,17 @@ class State:
         predicted place and size (a part box says nothing reliable about either)."""
         *_, self.cx, self.cy, self.w, self.h = predicted
         self.box = Box(predicted[0], predicted[1], predicted[2], predicted[3])
-        self._seen(d.det, now, rules, False, (area(predicted), False))
+        self._seen(d.det, now, rules, False, size=area(predicted), cut=False)
         self.still.observe_part(now)
         self._confirm(now, rules)
 
-    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool, look: tuple[float, bool]) -> None:
+    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool, *, size: float, cut: bool) -> None:
         self.score = det.score
         self.top_score = max(self.top_score, det.score)
         self.last_seen = now
         self.hits += 1
         self.stirred = self.stirred or stirred
-        self.recent_scores = [*self.recent_scores[-(_SCORE_WINDOW - 1) :], det.score]
-        self.recent_looks = [*self.recent_looks[-(_SCORE_WINDOW - 1) :], look]
+        self.looks.append(Look(det.score, size, cut))
         count = self.label_counts.get(det.label, 0) + 1
         self.label_counts[det.label] = count
         if count > self.label_counts[self.label]:  # strict: a tie keeps the current label
@@ -185,20 +191,20 @@ class State:
         if self.confirmed or self.hits < rules.min_hits:
             return
         need = rules.confirm_score(self.label)
-        scores = self.recent_scores
+        looks = list(self.looks)
         if not self.still.never_moved:
             # Something on the move is judged on its latest looks, and while it comes in over
             # the frame's edge, on the best of them: a person half in the frame scores by how
             # much of them shows, which says nothing about whether they are real.
-            scores = scores[-rules.min_hits :]
-            if _coming_in(self.recent_looks[-rules.min_hits :]):
-                self.confirmed = max(scores) >= need
+            looks = looks[-rules.min_hits :]
+            if _coming_in(looks):
+                self.confirmed = max(look.score for look in looks) >= need
                 return
         elif self.label not in PARKS and not self.stirred:
             if now - self.first_seen < STATIC_EVIDENCE:
                 return
             need += STATIC_MARGIN
-        self.confirmed = statistics.median(scores) >= need
+        self.confirmed = statistics.median(look.score for look in looks) >= need
 
     def parked(self, now: float) -> bool:
         """Standing where it stands for a while (see `Stillness.parked`)."""
