@@ -77,7 +77,7 @@ from app.demo.compose import (
     write_truth,
 )
 from app.demo.photos import Cutout, Vehicle, cut_out_astronaut, driveway, garage, scaled, vehicle
-from app.demo.video import encode_mp4, mp4_to_annexb
+from app.demo.video import write_video
 
 Kind = Literal["person", "empty", "vehicle"]
 KINDS: tuple[Kind, ...] = ("person", "empty", "vehicle")
@@ -294,11 +294,7 @@ def make_clip(
             whole.append(frame.whole)
             yield frame.image
 
-    encode_mp4(images(), path, fps, size)
-    if annexb is not None:
-        annexb = Path(annexb)
-        annexb.parent.mkdir(parents=True, exist_ok=True)
-        mp4_to_annexb(path, annexb)
+    annexb = write_video(images(), path, fps, size, annexb)
     info = ClipInfo(
         path=path,
         truth=truth_path(path),

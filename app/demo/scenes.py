@@ -43,7 +43,7 @@ import numpy as np
 from app.demo.compose import ClipError, Image, SensorNoise, beside, frame_size, write_truth
 from app.demo.scripts import SCRIPTS, Script, script
 from app.demo.stage import Distractor, Role, SceneObject, Seen, play
-from app.demo.video import encode_mp4, mp4_to_annexb
+from app.demo.video import write_video
 
 __all__ = [
     "SCENES",
@@ -173,11 +173,7 @@ def make_scene(
             frames.append(seen)
             yield image
 
-    encode_mp4(images(), path, fps, size)
-    if annexb is not None:
-        annexb = Path(annexb)
-        annexb.parent.mkdir(parents=True, exist_ok=True)
-        mp4_to_annexb(path, annexb)
+    annexb = write_video(images(), path, fps, size, annexb)
     info = SceneInfo(
         name=name,
         path=path,

@@ -70,3 +70,17 @@ def mp4_to_annexb(mp4: Path, out: Path) -> None:
                 continue
             packet.stream = copy
             dst.mux(packet)
+
+
+def write_video(
+    frames: Iterable[Image], path: Path, fps: int, size: tuple[int, int], annexb: Path | str | None
+) -> Path | None:
+    """The frames as an MP4 at `path`, and as raw Annex-B at `annexb` too when asked (the RTSP
+    test camera's input); returns the Annex-B path."""
+    encode_mp4(frames, path, fps, size)
+    if annexb is None:
+        return None
+    out = Path(annexb)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mp4_to_annexb(path, out)
+    return out
