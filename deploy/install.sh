@@ -19,6 +19,8 @@
 #   /var/lib/edgewatch       state (events, snapshots, credentials), owned by edgewatch
 #   /etc/systemd/system/edgewatch.service, /etc/udev/rules.d/99-edgewatch-coral.rules,
 #   /usr/lib/tmpfiles.d/edgewatch.conf
+#   /opt/edgewatch/libexec/edgewatch-setup-code   the unit's root helper: the first-boot setup
+#                            code on the HDMI console and in /root/edgewatch-setup-code
 set -Eeuo pipefail
 umask 022
 
@@ -34,6 +36,7 @@ readonly STATE_DIR="/var/lib/edgewatch"
 readonly UNIT_DEST="/etc/systemd/system/edgewatch.service"
 readonly UDEV_DEST="/etc/udev/rules.d/99-edgewatch-coral.rules"
 readonly TMPFILES_DEST="/usr/lib/tmpfiles.d/edgewatch.conf"
+readonly SETUP_HELPER_DEST="$PREFIX/libexec/edgewatch-setup-code" # the unit's ExecStartPost=/ExecStopPost=
 readonly CORAL_KEY_URL="https://packages.cloud.google.com/apt/doc/apt-key.gpg"
 # The key that signs packages.cloud.google.com/apt (Coral's repository is one of its suites):
 # "Rapture Automatic Signing Key (cloud-rapture-signing-key-2022-03-07-08_01_01.pub)", rsa2048,
@@ -193,7 +196,7 @@ preflight() {
   fi
   [ -f "$src/$LOCK" ] || die "$src/$LOCK is missing" "use a complete checkout or release of edgewatch"
   local f
-  for f in edgewatch.service 99-edgewatch-coral.rules edgewatch.tmpfiles; do
+  for f in edgewatch.service 99-edgewatch-coral.rules edgewatch.tmpfiles edgewatch-setup-code; do
     [ -f "$src/systemd/$f" ] || die "$src/systemd/$f is missing" "use a complete checkout or release of edgewatch"
   done
   if [ "$use_systemd" -eq 1 ] && ! command -v systemctl >/dev/null; then
@@ -569,6 +572,7 @@ systemd_files() {
   install_file "$src/systemd/edgewatch.service" "$UNIT_DEST" 0644 || true
   install_file "$src/systemd/99-edgewatch-coral.rules" "$UDEV_DEST" 0644 && udev=1
   install_file "$src/systemd/edgewatch.tmpfiles" "$TMPFILES_DEST" 0644 || true
+  install_file "$src/systemd/edgewatch-setup-code" "$SETUP_HELPER_DEST" 0755 || true
   if [ "$use_systemd" -eq 0 ]; then
     say "systemd: --no-systemd: files installed; not calling systemctl, udevadm or systemd-tmpfiles"
     return 0
@@ -621,8 +625,9 @@ Next steps
   3. Set the admin password. There is NO default password: until you set one, only
      /api/health answers. Either
        run \`sudo -u $USER_NAME $VENV/bin/edgewatch passwd --config $CONFIG\`,
-     or open http://<box>:8080/login and enter the one-time setup code from
-     \`journalctl -u edgewatch\`, with a password of your own.
+     or open http://<box>:8080/login and enter the one-time setup code shown on the
+     box's screen (HDMI), in /root/edgewatch-setup-code and in \`journalctl -u edgewatch\`,
+     with a password of your own.
   4. Check the installation: sudo -u $USER_NAME $VENV/bin/edgewatch doctor
 EOF
 }

@@ -42,6 +42,8 @@ SYSTEMD = ROOT / "systemd"
 UNIT = SYSTEMD / "edgewatch.service"
 UDEV_RULES = SYSTEMD / "99-edgewatch-coral.rules"
 TMPFILES = SYSTEMD / "edgewatch.tmpfiles"
+SETUP_SCRIPT = SYSTEMD / "edgewatch-setup-code"
+SETUP_HELPER = "/opt/edgewatch/libexec/edgewatch-setup-code"  # where deploy/install.sh puts it
 MAX_EXPOSURE = 2.0
 SYSTEMD_PACKAGE = "systemd"  # Debian: systemd-analyze and systemd-tmpfiles
 MAX_SUN_PATH = 100  # sockaddr_un holds 108 bytes; keep clear of it
@@ -171,12 +173,14 @@ def unit_settings(text: str) -> dict[str, list[str]]:
 
 
 def runnable_copy(folder: Path) -> Path:
-    """The unit with ExecStart= pointing at an executable that exists here (the venv in /opt does not),
-    so that `verify` has nothing to say unless something else is wrong."""
+    """The unit with ExecStart= pointing at an executable that exists here (the venv in /opt does not), and the
+    setup-code helper at the checkout's copy, so that `verify` has nothing to say unless something else is wrong."""
     text, replaced = re.subn(
         r"^ExecStart=/opt/edgewatch/venv/bin/edgewatch ", f"ExecStart={sys.executable} ", UNIT.read_text(), flags=re.M
     )
     assert replaced == 1, "ExecStart= no longer runs /opt/edgewatch/venv/bin/edgewatch"
+    text, replaced = re.subn(rf"^(Exec\w+=\S*){re.escape(SETUP_HELPER)} ", rf"\g<1>{SETUP_SCRIPT} ", text, flags=re.M)
+    assert replaced == 2, "ExecStartPost= and ExecStopPost= no longer run the setup-code helper"
     copy = folder / UNIT.name
     copy.write_text(text)
     return copy
@@ -227,6 +231,13 @@ def test_the_unit_keeps_what_the_appliance_needs() -> None:
         "Service.SystemCallFilter": ["@system-service", "~@privileged"],
         "Service.IPAddressDeny": ["any"],
         "Service.CapabilityBoundingSet": [""],
+        # The first-boot setup code: the app leaves it in /run/edgewatch (0700, the service's own), root's helper
+        # shows it on the console after READY=1 and clears its copy at stop; '+' for root out of the sandbox,
+        # '-' so the helper can never fail the service.
+        "Service.RuntimeDirectory": ["edgewatch"],
+        "Service.RuntimeDirectoryMode": ["0700"],
+        "Service.ExecStartPost": [f"-+{SETUP_HELPER} show"],
+        "Service.ExecStopPost": [f"-+{SETUP_HELPER} clear"],
     }
     assert {key: unit.get(key) for key in expected} == expected
     assert set(unit["Service.SupplementaryGroups"][0].split()) == {"plugdev", "video"}

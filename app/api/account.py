@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pathlib
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
@@ -25,6 +26,7 @@ from app.api.auth import (
     TooManyAttempts,
     WeakPasswordError,
     check_password_strength,
+    remove_setup_code,
 )
 from app.api.gate import SESSION_COOKIE, session_of
 from app.api.models import LoginIn, SetupIn, SetupState, TokenCreated, TokenIn, TokenOut
@@ -43,6 +45,7 @@ def account_router(
     setup_code: SetupCode | None,
     *,
     session_max_age_s: int,
+    setup_code_file: pathlib.Path | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["account"])
 
@@ -110,12 +113,22 @@ def account_router(
         if not setup_code.redeem(body.code):  # check and consume at once: two racing requests, one winner
             log.warning("api: wrong setup code from %s", address)
             raise HTTPException(401, "wrong setup code (it is printed on the console at start)")
-        await run_in_threadpool(credentials.set_password, body.password)
+        await run_in_threadpool(_set_first_password, credentials, body.password, setup_code_file)
         limiter.success(attempt)
         log.info("api: admin password set from %s with the setup code", address)
         open_session(request, response)
 
     return router
+
+
+def _set_first_password(credentials: Credentials, password: str, setup_code_file: pathlib.Path | None) -> None:
+    """The setup step's password (argon2: ~100 ms). The code is spent by now, whether or not the password is
+    stored: its copy for root's console helper goes either way."""
+    try:
+        credentials.set_password(password)
+    finally:
+        if setup_code_file is not None:
+            remove_setup_code(setup_code_file)
 
 
 def token_router(credentials: Credentials) -> APIRouter:

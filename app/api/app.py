@@ -44,6 +44,7 @@ class Security:
     sessions: Sessions
     limiter: LoginLimiter
     setup_code: SetupCode | None  # None once a password exists at start
+    setup_code_file: Path | None = None  # its copy for root's console helper under systemd (auth/setupfile.py)
 
 
 def create_app(backend: Backend, metrics: Metrics, security: Security, config: ApiConfig) -> FastAPI:
@@ -77,6 +78,7 @@ def create_app(backend: Backend, metrics: Metrics, security: Security, config: A
             security.limiter,
             security.setup_code,
             session_max_age_s=SESSION_MAX_AGE_S,
+            setup_code_file=security.setup_code_file,
         )
     )
     app.include_router(token_router(security.credentials))

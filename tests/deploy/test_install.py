@@ -56,6 +56,7 @@ SYSTEMD_FILES = {
     "99-edgewatch-coral.rules": "etc/udev/rules.d/99-edgewatch-coral.rules",
     "edgewatch.tmpfiles": "usr/lib/tmpfiles.d/edgewatch.conf",
 }
+SETUP_HELPER = "/opt/edgewatch/libexec/edgewatch-setup-code"  # the unit's ExecStartPost=/ExecStopPost=
 # What a default password would look like: a password key with a value (password_file is fine),
 # credentials in a URL (placeholders in <angle brackets> are not), or a stated default.
 DEFAULT_PASSWORD = re.compile(
@@ -81,7 +82,7 @@ def require_tool(name: str) -> None:
 
 def test_shell_scripts_are_shellcheck_clean() -> None:
     require_tool("shellcheck")
-    scripts = ["deploy/install.sh", "deploy/dev.sh", ".ci/run"]
+    scripts = ["deploy/install.sh", "deploy/dev.sh", ".ci/run", "systemd/edgewatch-setup-code"]
     done = subprocess.run(["shellcheck", *scripts], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -445,11 +446,43 @@ def test_unit_udev_and_tmpfiles_are_installed(chroot: Chroot) -> None:
         assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o644, 0, 0), target
 
 
+def test_the_setup_code_helper_is_installed_for_root_and_runs_on_bookworm(chroot: Chroot) -> None:
+    helper = chroot.path(SETUP_HELPER)
+    assert helper.read_bytes() == (ROOT / "systemd" / "edgewatch-setup-code").read_bytes()
+    st = helper.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o755, 0, 0)
+    folder = helper.parent.stat()
+    assert (folder.st_mode & 0o7777, folder.st_uid, folder.st_gid) == (0o755, 0, 0)
+    assert SETUP_HELPER in chroot.path("/etc/systemd/system/edgewatch.service").read_text(encoding="utf-8")
+    # Run where it will run: bookworm's bash, coreutils and mawk, as root (no consoles in a chroot).
+    runtime, kept = chroot.path("/run/edgewatch"), chroot.path("/root/edgewatch-setup-code")
+    config = chroot.path("/tmp/listen.yaml")
+    runtime.mkdir(mode=0o700)
+    try:
+        (runtime / "setup-code").write_text("K7QM-2XHP-9TRB\n", encoding="ascii")
+        config.write_text("cameras: {}\napi:\n  listen: 0.0.0.0:9090\n", encoding="utf-8")
+        done = chroot.run("env", "EDGEWATCH_CONFIG=/tmp/listen.yaml", SETUP_HELPER, "show")
+        assert done.returncode == 0 and not done.stderr, _output(done)
+        st = kept.stat()
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o600, 0, 0)
+        text = kept.read_text(encoding="utf-8")
+        assert text.startswith("K7QM-2XHP-9TRB\n") and ":9090/login" in text, text
+        done = chroot.run(SETUP_HELPER, "clear")
+        assert done.returncode == 0 and not kept.exists(), _output(done)
+    finally:
+        shutil.rmtree(runtime)
+        config.unlink(missing_ok=True)
+        kept.unlink(missing_ok=True)
+
+
 def test_first_boot_step_is_printed_and_there_is_no_default_password(chroot: Chroot) -> None:
     out = chroot.first.stdout
     assert "There is NO default password" in out
     assert f"run `{PASSWD_CMD}`" in out
-    assert "open http://<box>:8080/login and enter the one-time setup code from\n     `journalctl -u edgewatch`" in out
+    assert (
+        "open http://<box>:8080/login and enter the one-time setup code shown on the\n"
+        "     box's screen (HDMI), in /root/edgewatch-setup-code and in `journalctl -u edgewatch`" in out
+    )
     # Nothing the installer wrote or said carries a password, and it set none.
     texts = {
         "output": chroot.first.stdout + chroot.first.stderr,
