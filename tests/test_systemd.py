@@ -243,6 +243,9 @@ def test_the_unit_keeps_what_the_appliance_needs() -> None:
     assert set(unit["Service.SupplementaryGroups"][0].split()) == {"plugdev", "video"}
     devices = set(unit["Service.DeviceAllow"])
     assert {"char-usb_device rw", "char-video4linux rw", "/dev/apex_0 rw"} <= devices, devices
+    # The root helper shares the cgroup's device policy: without these its banner never reaches the screen
+    # (found booting the Pi image). Write only: nothing in the unit reads a console.
+    assert {"/dev/console w", "/dev/tty1 w"} <= devices, devices
     assert "Service.PrivateDevices" not in unit  # it would hide /dev/bus/usb from the Coral runtime
     assert "Service.MemoryDenyWriteExecute" not in unit  # not verified against the TFLite runtime
     assert "Service.ProcSubset" not in unit  # the runtime reads /proc/cpuinfo
