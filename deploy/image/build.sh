@@ -119,8 +119,11 @@ debian_mirror() {
 
 free_mib() { df -P -BM "$1" | awk 'NR == 2 { sub("M", "", $4); print $4 }'; }
 
-preflight() {
+require_root() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot and file ownership in the image)" "run: sudo bash deploy/image/build.sh"
+}
+
+preflight() {
   local tool missing=()
   for tool in debootstrap chroot mkfs.vfat mcopy mke2fs sfdisk xz sha256sum; do
     command -v "$tool" >/dev/null || missing+=("$tool")
@@ -332,12 +335,13 @@ EOF
 main() {
   parse_args "$@"
   build_started=$SECONDS
-  preflight
-  # The rest runs in a mount namespace of its own: its mounts are invisible to (and safe from) the
-  # rest of the machine, and the kernel drops them when the build ends, however it ends.
+  require_root
+  # Everything runs in a mount namespace of its own: its mounts are invisible to (and safe from)
+  # the rest of the machine, and the kernel drops them when the build ends, however it ends.
   if [ -z "${EDGEWATCH_IMAGE_NAMESPACE:-}" ]; then
     EDGEWATCH_IMAGE_NAMESPACE=1 exec unshare --mount --propagation private -- bash "${BASH_SOURCE[0]}" "$@"
   fi
+  preflight
   say "building edgewatch $version for Raspberry Pi (arm64) in $work"
   base_stage
   system_stage

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PhotoWriter
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.image
@@ -59,8 +60,6 @@ def _version() -> str:
 class Built:
     image: Path  # the .img.xz
     rootfs: Path  # the installation the image holds, as the build left it in its work folder
-    log: str
-    seconds: float
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     if prebuilt:
         image = Path(prebuilt).resolve()
         assert image.exists() and (WORK / "rootfs").is_dir(), f"{image} and its work folder {WORK}"
-        return Built(image, WORK / "rootfs", "", 0.0)
+        return Built(image, WORK / "rootfs")
     out = tmp_path_factory.mktemp("dist")
     started = time.monotonic()
     done = subprocess.run(
@@ -90,7 +89,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     # Nothing the build mounted is left behind.
     mounts = Path("/proc/self/mounts").read_text()
     assert str(WORK) not in mounts
-    return Built(image, WORK / "rootfs", done.stdout + done.stderr, seconds)
+    return Built(image, WORK / "rootfs")
 
 
 @dataclass(frozen=True)
@@ -182,10 +181,7 @@ def test_the_image_holds_no_identity_of_its_own(built: Built) -> None:
     assert all(field.startswith(("!", "*")) for field in shadow.values()), "an account has a password"
 
 
-def test_edgewatch_detect_under_arm64_emulation_matches_x86_64(built: Built, photo_file: object) -> None:
-    from tests.conftest import PhotoWriter
-
-    assert isinstance(photo_file, PhotoWriter)
+def test_edgewatch_detect_under_arm64_emulation_matches_x86_64(built: Built, photo_file: PhotoWriter) -> None:
     photo = photo_file("astronaut", ".jpg")
     native = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "edgewatch"), "detect", str(photo), "--json", "--type", "cpu"],
@@ -246,8 +242,9 @@ class Machine:
         self.root_at_power_on = _partitions(raw)[1].size  # bytes: what the root partition was
         self.http = _free_port()
         self.ssh = _free_port()
-        kernel = next(f for f in _boot_files(raw) if f.startswith("vmlinuz-"))
-        initrd = next(f for f in _boot_files(raw) if f.startswith("initrd.img-"))
+        files = _boot_files(raw)
+        kernel = next(f for f in files if f.startswith("vmlinuz-"))
+        initrd = next(f for f in files if f.startswith("initrd.img-"))
         # The image's own kernel command line, with the virtual machine's serial port as console.
         cmdline = _read_boot_file(raw, "cmdline.txt", folder / f"{name}-cmdline.txt").read_text().split()
         args = [a for a in cmdline if not a.startswith("console=")] + ["console=ttyAMA0"]
@@ -343,18 +340,18 @@ def _ssh_banner(port: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def first_boot(raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Machine, float]]:
+def first_boot(raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
     machine = Machine(raw, tmp_path_factory.mktemp("boot1"), "boot1")
     try:
         seconds = machine.wait_healthy()
         print(f"power-on to /api/health 200 (first boot, TCG): {seconds:.0f} s", file=sys.stderr)
-        yield machine, seconds
+        yield machine
     finally:
         machine.stop()
 
 
-def test_first_boot_as_flashed(first_boot: tuple[Machine, float]) -> None:
-    machine, _ = first_boot
+def test_first_boot_as_flashed(first_boot: Machine) -> None:
+    machine = first_boot
     machine.wait_console(r"edgewatch-boot: host name: edgewatch-[0-9a-f]{6} ")
     machine.wait_console(r"edgewatch-boot: root partition: CHANGED")
     # No password set: the one-time setup code on the console (the HDMI screen on a Pi). The unit's
@@ -369,10 +366,10 @@ def test_first_boot_as_flashed(first_boot: tuple[Machine, float]) -> None:
 
 @pytest.fixture(scope="module")
 def second_boot(
-    first_boot: tuple[Machine, float], raw: Path, key: Path, tmp_path_factory: pytest.TempPathFactory
+    first_boot: Machine, raw: Path, key: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Machine]:
     # A clean shutdown, so that the first boot's journal is on the card for the checks below.
-    assert first_boot[0].power_button(), "the first boot did not power off: " + first_boot[0].console_text()[-3000:]
+    assert first_boot.power_button(), "the first boot did not power off: " + first_boot.console_text()[-3000:]
     folder = tmp_path_factory.mktemp("boot2")
     keys = folder / "authorized_keys"
     keys.write_text(key.with_suffix(".pub").read_text())
@@ -400,9 +397,7 @@ def _ssh(machine: Machine, key: Path, command: str, *extra: str) -> subprocess.C
     )  # fmt: skip
 
 
-def test_second_boot_takes_the_installers_key_and_config(
-    second_boot: Machine, key: Path, first_boot: tuple[Machine, float]
-) -> None:
+def test_second_boot_takes_the_installers_key_and_config(second_boot: Machine, key: Path, first_boot: Machine) -> None:
     machine = second_boot
     assert wait_until(lambda: _ssh_banner(machine.ssh).startswith(b"SSH-"), timeout=120, step=2.0)
     whoami = _ssh(machine, key, "id -u")
@@ -430,12 +425,12 @@ def test_second_boot_takes_the_installers_key_and_config(
     assert facts.returncode == 0, facts.stdout + facts.stderr
     machine_id, hostname, active, timesync, setup_file, left_on_card, root_mib, _ = facts.stdout.split("\n")[:8]
     assert re.fullmatch(r"[0-9a-f]{32}", machine_id)
-    first_name = re.search(r"host name: (edgewatch-[0-9a-f]{6}) ", first_boot[0].console_text())
+    first_name = re.search(r"host name: (edgewatch-[0-9a-f]{6}) ", first_boot.console_text())
     assert first_name and hostname == first_name.group(1)  # named once, at the first boot
     assert active == "active" and timesync == "active"
     assert setup_file == "600 root"
     assert left_on_card == "0"  # the config with its camera password is off the card
-    flashed_mib = first_boot[0].root_at_power_on >> 20
+    flashed_mib = first_boot.root_at_power_on >> 20
     assert int(root_mib.strip()) > flashed_mib + 3800, (root_mib, flashed_mib)  # grown onto the card's extra 4 GiB
 
     # The first boot, from its journal (kept on the card): multi-user.target reached, edgewatch READY
