@@ -68,8 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     detect.add_argument("--model", help="manifest name (person, coco, ...), name:variant, or a .tflite path")
     detect.add_argument("--labels", help="label map for a model given by path")
-    detect.add_argument("--type", choices=("auto", "edgetpu", "cpu"), default="auto", help="detector backend")
-    detect.add_argument("--device", help="Edge TPU device: usb, usb:N, pci, pci:N")
+    detect.add_argument(
+        "--type", choices=("auto", "edgetpu", "cpu", "openvino"), default="auto", help="detector backend"
+    )
+    detect.add_argument("--device", help="Edge TPU device: usb, usb:N, pci, pci:N; OpenVINO: CPU, GPU, GPU.N, AUTO")
     detect.add_argument("--min-score", type=float, default=0.5, help="lowest score to print (default 0.5)")
     detect.add_argument("--json", action="store_true", help="one JSON object per image")
     detect.set_defaults(handler=_cmd_detect)
@@ -243,9 +245,12 @@ def _tell_systemd_ready(service: Service, cameras: int) -> tuple[Notifier | None
 
 def _log_cameras(service: Service) -> None:
     for cam in service.status().cameras:
-        log.info(
-            "camera %s: %s, %.1f fps in, %.1f detected, %d dropped",
-            cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect, cam.dropped,
+        log.log(
+            logging.WARNING if cam.behind else logging.INFO,
+            "camera %s: %s, %.1f fps in, %.1f detected%s, %d dropped%s",
+            cam.name, "online" if cam.online else f"offline ({cam.error})", cam.fps_in, cam.fps_detect,
+            f" of {cam.detect_fps_target:g} asked (the detector cannot keep up)" if cam.behind else "", cam.dropped,
+            "" if cam.lag_s is None else f", results {cam.lag_s:.2f} s behind the camera",
         )  # fmt: skip
 
 

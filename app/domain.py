@@ -36,6 +36,10 @@ class Box:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def overlaps(self, other: Box) -> bool:
+        """Do they share any area?"""
+        return self.x1 < other.x2 and other.x1 < self.x2 and self.y1 < other.y2 and other.y1 < self.y2
+
     def clip(self, width: float, height: float) -> Box:
         return Box(
             min(max(self.x1, 0.0), width),

@@ -130,6 +130,14 @@ def _status_families(status: ServiceStatus) -> list[Metric]:
     age = GaugeMetricFamily(
         "edgewatch_camera_last_frame_age_seconds", "Seconds since the camera's latest frame.", labels=cam
     )
+    lag = GaugeMetricFamily(
+        "edgewatch_camera_detect_lag_seconds",
+        "Median seconds from a frame's capture to its detection result, over the last 5 s.",
+        labels=cam,
+    )
+    behind = GaugeMetricFamily(
+        "edgewatch_camera_detect_behind", "1 when detection runs under 90 % of the camera's detect_fps.", labels=cam
+    )
     for c in status.cameras:
         online.add_metric([c.name], 1.0 if c.online else 0.0)
         fps_in.add_metric([c.name], c.fps_in)
@@ -138,6 +146,9 @@ def _status_families(status: ServiceStatus) -> list[Metric]:
         reconnects.add_metric([c.name], c.reconnects)
         if c.last_frame_age_s is not None:  # no frame yet: an absent sample, not a fake age
             age.add_metric([c.name], c.last_frame_age_s)
+        if c.lag_s is not None:
+            lag.add_metric([c.name], c.lag_s)
+        behind.add_metric([c.name], 1.0 if c.behind else 0.0)
 
     d = status.detector
     info = GaugeMetricFamily(
@@ -153,6 +164,8 @@ def _status_families(status: ServiceStatus) -> list[Metric]:
         dropped,
         reconnects,
         age,
+        lag,
+        behind,
         info,
         GaugeMetricFamily(
             "edgewatch_detector_inference_ms_avg", "Moving average of one detector invoke, ms.", value=d.inference_ms

@@ -41,6 +41,10 @@ _PART = 0.85  # a box this much inside another is a part of it
 # A confirmed object counts as in view while seen this recently (a passer-by may hide it for a
 # moment), or while it stands still (a parked car behind a passer-by is still there).
 IN_VIEW_FOR = 2.0
+# A stationary object nothing moves over is looked for this often (Frigate: every ~50 frames),
+# not on every frame: a parked car would cost an invoke a frame. Well under the tracker's
+# stationary_max_age (30 s), so one or two missed looks never end it.
+RECHECK_STILL = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +88,17 @@ class CameraPipeline:
         *,
         objects: ObjectFilter | None = None,
         full_frame_every: float = 10.0,
+        recheck_still: float = RECHECK_STILL,
     ) -> None:
-        """`objects`: what to track and how sure to be; default: `ObjectFilter.default()`."""
+        """`objects`: what to track and how sure to be; default: `ObjectFilter.default()`.
+        `recheck_still`: seconds between looks at a stationary object nothing moves over."""
         self.name = name
         self._config = config
         self._detect = detect
         self._model_size = model_size
         self._objects = objects if objects is not None else ObjectFilter.default()
         self._full_frame_every = full_frame_every
+        self._recheck_still = recheck_still
         self._motion: MotionDetector | None = None
         self._size = (0, 0)
         self._whole: tuple[Box, ...] = ()
@@ -113,8 +120,7 @@ class CameraPipeline:
         if self._last_full_frame is None or now - self._last_full_frame >= self._full_frame_every:
             regions = self._whole
         else:
-            wanted = [*motion.boxes, *self._tracker.predicted_boxes(now)]
-            regions = regions_for(wanted, size, self._model_size)
+            regions = self._regions(motion.boxes, size, now)
         if regions == self._whole:
             self._last_full_frame = now
         if not regions:
@@ -133,6 +139,13 @@ class CameraPipeline:
         )
         update = self._tracker.update(detections, now, weak=weak, frame_size=size, motion=motion.boxes)
         return FrameResult(frame, motion.boxes, regions, detections, update.tracks, update.ended, True, weak)
+
+    def _regions(self, motion: tuple[Box, ...], size: tuple[int, int], now: float) -> tuple[Box, ...]:
+        """Crops around what moves and the objects we follow. Still objects are re-checked now
+        and then, and only while the crops for what moves leave room: when there are too many
+        to look at one by one, what moves is looked at first."""
+        watch = self._tracker.watch(now, motion, self._recheck_still)
+        return regions_for([*motion, *watch.moving], size, self._model_size, if_room=watch.due)
 
     def _look(
         self, image: Image, regions: tuple[Box, ...], size: tuple[int, int], now: float

@@ -174,13 +174,19 @@ class Recordings:
                 path.unlink(missing_ok=True)
 
     def on_outcome(self, outcome: Outcome) -> None:
-        """A runner listener: footage is wanted until post_capture after the latest sighting of any event."""
+        """A runner listener: footage is wanted until post_capture after the latest sighting of an
+        object that moves (a parked car keeps its event, not the recorder: it is looked at only
+        now and then, and hours of a car standing still are no evidence of anything)."""
         result = outcome.result
         recording = self.cameras.get(result.frame.camera)
         if recording is None:
             return
         frame = result.frame
-        seen = [frame.captured_at - (frame.monotonic - t.last_seen) for t in result.tracks if t.confirmed]
+        seen = [
+            frame.captured_at - (frame.monotonic - t.last_seen)
+            for t in result.tracks
+            if t.confirmed and not t.stationary
+        ]
         seen += [e.event.end_time for e in outcome.changes if e.event.end_time is not None]
         if seen:
             recording.want_until(max(seen) + recording.settings.post_capture)

@@ -20,9 +20,29 @@ from app.labels import kind
 
 
 def regions_for(
-    boxes: Iterable[Box], frame_size: tuple[int, int], model_size: int, *, margin: float = 0.25, max_regions: int = 4
+    boxes: Iterable[Box],
+    frame_size: tuple[int, int],
+    model_size: int,
+    *,
+    margin: float = 0.25,
+    max_regions: int = 4,
+    if_room: Sequence[Box] = (),
 ) -> tuple[Box, ...]:
-    """Square crops (pixels) covering `boxes`; tiles of the whole frame when they would be too many."""
+    """Square crops (pixels) covering `boxes`; tiles of the whole frame when they would be too
+    many. `if_room`: boxes covered too, unless that alone would make the crops too many (what
+    must be looked at comes first)."""
+    boxes = list(boxes)
+    if if_room:
+        regions = _regions(boxes + list(if_room), frame_size, model_size, margin, max_regions)
+        if regions is not None:
+            return regions
+    regions = _regions(boxes, frame_size, model_size, margin, max_regions)
+    return cover_frame(frame_size) if regions is None else regions
+
+
+def _regions(
+    boxes: list[Box], frame_size: tuple[int, int], model_size: int, margin: float, max_regions: int
+) -> tuple[Box, ...] | None:
     width, height = frame_size
     shorter, longer = min(width, height), max(width, height)
     crops: list[Box] = []
@@ -33,7 +53,7 @@ def regions_for(
     # Crops that overlap a lot are cheaper as one larger crop, if that still fits.
     merged = _merge(crops, overlap=0.5, limit=shorter)
     if len(merged) > max_regions:
-        return cover_frame(frame_size)
+        return None
     return tuple(_square(b, frame_size, max(b.width, b.height)) for b in merged)
 
 

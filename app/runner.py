@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
 from collections import deque
@@ -14,6 +15,7 @@ from app.capture import Camera
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Outcome], None]
+RECENT_S = 5.0  # what fps_detect and lag look back over
 
 
 class CameraRunner:
@@ -27,7 +29,7 @@ class CameraRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pipeline-{camera.name}", daemon=True)
         self._lock = threading.Lock()
-        self._done: deque[float] = deque(maxlen=64)
+        self._done: deque[tuple[float, float]] = deque(maxlen=64)  # (result out, frame age then)
         self.dropped = 0
         self._latest: Outcome | None = None
         self._beat = time.monotonic()  # every loop turn: a runner that stops beating is wedged
@@ -40,15 +42,31 @@ class CameraRunner:
         self._stop.set()
         self._thread.join(timeout)
 
+    @property
+    def detect_fps(self) -> float:
+        """The rate asked for (the camera's detect_fps)."""
+        return 1.0 / self._interval
+
     def fps_detect(self) -> float:
-        now = time.monotonic()
-        with self._lock:
-            recent = [t for t in self._done if now - t <= 5.0]
+        """Frames analysed per second over the last 5 s."""
+        recent = self._recent()
         return (
-            round((len(recent) - 1) / (recent[-1] - recent[0]), 2)
-            if len(recent) >= 2 and recent[-1] > recent[0]
+            round((len(recent) - 1) / (recent[-1][0] - recent[0][0]), 2)
+            if len(recent) >= 2 and recent[-1][0] > recent[0][0]
             else 0.0
         )
+
+    def lag(self) -> float | None:
+        """How far behind the camera the results are: the median age of a frame when its result
+        was out, over the last 5 s (capture to result: queueing for a busy detector shows here).
+        None when nothing was analysed lately."""
+        recent = self._recent()
+        return round(statistics.median(age for _, age in recent), 3) if recent else None
+
+    def _recent(self) -> list[tuple[float, float]]:
+        now = time.monotonic()
+        with self._lock:
+            return [d for d in self._done if now - d[0] <= RECENT_S]
 
     def silent_for(self) -> float:
         """Seconds since the loop last came round (waits are at most ~1 s, detection 10 s)."""
@@ -84,7 +102,7 @@ class CameraRunner:
             finished = time.monotonic()
             self._latest = outcome  # one reference swap: readers never see a half-made outcome
             with self._lock:
-                self._done.append(finished)
+                self._done.append((finished, finished - frame.monotonic))
             for listener in self._listeners:
                 try:
                     listener(outcome)

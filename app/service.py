@@ -186,7 +186,8 @@ class Service:
         """The P/stats payload."""
         status = self.status()
         return {
-            "cameras": {c.name: {"fps_in": c.fps_in, "fps_detect": c.fps_detect, "dropped": c.dropped}
+            "cameras": {c.name: {"fps_in": c.fps_in, "fps_detect": c.fps_detect, "dropped": c.dropped,
+                                 "lag_s": c.lag_s, "behind": c.behind}
                         for c in status.cameras},
             "detector": {"backend": status.detector.backend, "device": status.detector.device,
                          "inference_ms": status.detector.inference_ms},
@@ -244,6 +245,8 @@ class Service:
                     rec.enabled,
                     rec.active,
                     rec.error,
+                    runner.detect_fps if runner.enabled else 0.0,
+                    runner.lag(),
                 )
             )
         detector = self._detector_status()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BEHIND = 0.9  # fps_detect under this share of detect_fps: the camera does not get the rate it asks for
+
 
 @dataclass(frozen=True, slots=True)
 class CameraStatus:
@@ -23,6 +25,15 @@ class CameraStatus:
     recording: bool = False  # record.enabled for this camera
     recording_active: bool = False  # packets are going to disk now
     recording_error: str | None = None  # why recording fails or is paused (disk full), until it works again
+    detect_fps_target: float = 0.0  # the camera's detect_fps: fps_detect below it means detection is behind
+    lag_s: float | None = None  # median age of a frame when its result was out, last 5 s (None: none lately)
+
+    @property
+    def behind(self) -> bool:
+        """Detection falls short of the rate it could run at: the camera's detect_fps, or the
+        frames it delivers if fewer (then the detector cannot keep up, not the camera)."""
+        wanted = min(self.detect_fps_target, self.fps_in)
+        return self.online and wanted > 0 and self.fps_detect < BEHIND * wanted
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ Measured per scene and in total:
   The truth counts an object while ≥ 30 % of it shows, or while it is hidden by another inside
   the frame (a person behind a passer-by is still there); one coming in or going out over the
   frame's edge with less showing may be counted or not (either is right);
-- IDF1 and ID switches of the per-frame confirmed tracks against the truth boxes (motmetrics,
+- IDF1 and ID switches of the per-frame confirmed tracks (matched on the frame, or stationary
+  where they stand) against the truth boxes (motmetrics,
   IoU ≥ 0.5; truth less than 25 % visible is not scored, nor tracks lying on it);
 - detector calls per processed frame (crops), to keep re-detection's cost in view.
 
@@ -26,6 +27,7 @@ It also writes what reached the tracker on each frame, with the truth, to
 same detections).
 
     .venv/bin/python bench/identity.py [--scene NAME ...] [--fresh] [--json FILE] [--model NAME]
+                                       [--recheck-still SECONDS]
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from app.detect import open_detector
 from app.detect.base import Detector, Image
 from app.domain import Alert, Detections, Frame
 from app.objects import ObjectFilter
-from app.pipeline import CameraPipeline, object_counts
+from app.pipeline import RECHECK_STILL, CameraPipeline, object_counts
 from app.rules import RuleEngine, zones_for_camera
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +121,7 @@ def config_for(video: Path, model: str) -> Config:
     return parse_config(CONFIG.format(video=video, model=model), "<identity>")
 
 
-def run_scene(info: SceneInfo, config: Config, detector: Detector) -> SceneRun:
+def run_scene(info: SceneInfo, config: Config, detector: Detector, recheck_still: float = RECHECK_STILL) -> SceneRun:
     """The product's analysis over the scene's video, at its detect fps, on the video's timeline."""
     cam = config.cameras["cam"]
     run = SceneRun()
@@ -130,7 +132,9 @@ def run_scene(info: SceneInfo, config: Config, detector: Detector) -> SceneRun:
         return [detector.detect(image, min_score) for image in images]
 
     objects = ObjectFilter.from_config(config)
-    pipeline = CameraPipeline("cam", cam, detect, detector.info.input_size[0], objects=objects)
+    pipeline = CameraPipeline(
+        "cam", cam, detect, detector.info.input_size[0], objects=objects, recheck_still=recheck_still
+    )
     rules = RuleEngine(
         config.rules, config.cameras, resolve_zone(config.timezone), config.mode, threshold=objects.threshold
     )
@@ -146,7 +150,9 @@ def run_scene(info: SceneInfo, config: Config, detector: Detector) -> SceneRun:
             next_due = max(next_due + interval, t)
             outcome = analysis.process(Frame("cam", seq, image, START + t, t))
             truth = info.frames[seq - 1]
-            seen = [tr for tr in outcome.result.tracks if tr.confirmed and tr.last_seen == t]
+            # What the box reports where it is: tracks matched on this frame, and stationary
+            # ones where they stand (looked at only now and then: RECHECK_STILL).
+            seen = [tr for tr in outcome.result.tracks if tr.confirmed and (tr.last_seen == t or tr.stationary)]
             event_of = analysis.event_ids()
             run.truth.append(truth)
             run.tracks.append({tr.id: _box4(tr.box) for tr in seen})
@@ -294,6 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scene", action="append", choices=SCENES, help="default: every scene")
     parser.add_argument("--fresh", action="store_true", help="make the scenes again")
     parser.add_argument("--model", default="coco", help="detector model (default: coco)")
+    parser.add_argument(
+        "--recheck-still",
+        type=float,
+        default=RECHECK_STILL,
+        help=f"seconds between looks at a stationary object (default {RECHECK_STILL:g}; 0: every frame)",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     names: list[str] = args.scene or list(SCENES)
@@ -307,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for k, info in enumerate(infos):
             started = time.perf_counter()
-            run = run_scene(info, config_for(info.path, args.model), detector)
+            run = run_scene(info, config_for(info.path, args.model), detector, args.recheck_still)
             rows.append(score(info, run))
             print(f"  {info.name}: {len(run.truth)} frames in {time.perf_counter() - started:.1f} s", flush=True)
             scored_truth, scored_tracks = _scored(run.truth, run.tracks)

@@ -22,7 +22,9 @@ def a_status(*, mqtt: MqttInfo | None = None, degraded: str | None = None, mode:
         uptime_s=123.4,
         mode=mode,
         cameras=(
-            CameraStatus("porch", True, 15.0, 5.0, 7, 0.25, 2, 0, None),
+            CameraStatus("porch", True, 15.0, 5.0, 7, 0.25, 2, 0, None, detect_fps_target=5.0, lag_s=0.18),
+            # Asks for 5 fps, gets 2: the detector cannot keep up with this camera.
+            CameraStatus("drive", True, 12.0, 2.0, 40, 0.05, 0, 0, None, detect_fps_target=5.0, lag_s=1.4),
             # An offline camera's error may quote its URL (with the password): it must never leak.
             CameraStatus("yard", False, 0.0, 0.0, 0, None, 9, 1, "cannot open rtsp://admin:hunter2@10.0.0.9/s"),
         ),
@@ -81,6 +83,12 @@ def test_status_is_read_at_scrape_time_into_per_camera_and_service_families() ->
     assert value(s, "edgewatch_camera_last_frame_age_seconds", camera="porch") == 0.25
     # No frame yet: the sample is absent rather than a made-up age.
     assert ("edgewatch_camera_last_frame_age_seconds", frozenset({("camera", "yard")})) not in s
+    assert value(s, "edgewatch_camera_detect_lag_seconds", camera="porch") == 0.18
+    assert value(s, "edgewatch_camera_detect_lag_seconds", camera="drive") == 1.4
+    assert ("edgewatch_camera_detect_lag_seconds", frozenset({("camera", "yard")})) not in s
+    assert value(s, "edgewatch_camera_detect_behind", camera="porch") == 0
+    assert value(s, "edgewatch_camera_detect_behind", camera="drive") == 1
+    assert value(s, "edgewatch_camera_detect_behind", camera="yard") == 0  # offline is not "behind"
 
     assert value(s, "edgewatch_detector_inference_ms_avg") == 8.5
     assert value(s, "edgewatch_detector_degraded") == 1

@@ -14,7 +14,7 @@ from app.detect.base import Image
 from app.detect.engine import TfliteDetector
 from app.domain import Box, Detection, Detections, Frame
 from app.objects import WEAK_MARGIN, ObjectFilter
-from app.pipeline import CameraPipeline, _crop
+from app.pipeline import CameraPipeline, _crop, object_counts
 from app.regions import to_frame, whole_frame
 from tests.conftest import photo
 
@@ -98,3 +98,45 @@ def test_a_crop_past_the_frame_is_shrunk_then_padded_and_its_boxes_map_back() ->
     (back,) = to_frame([found], region, (1280, 720), scale=scale)
     assert (back.box.x1, back.box.y1, back.box.x2, back.box.y2) == pytest.approx((300, 100, 500, 200))
     assert tuple(crop[round((150 + 280) / scale), round(400 / scale)]) == (10, 10, 10)  # the patch's centre
+
+
+def test_a_parked_car_is_looked_at_now_and_then_and_whenever_something_moves_over_it() -> None:
+    """A scripted detector that finds the dark car wherever a crop shows it. Re-detecting a
+    car that stands still on every frame would cost an invoke a frame for nothing."""
+    car = Box(500, 400, 800, 550)
+    calls: list[int] = []
+
+    def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
+        calls[-1] += len(images)
+        out = []
+        for image in images:
+            ys, xs = np.nonzero(image[:, :, 0] < 50)
+            found = () if not len(xs) else (Detection("car", 0.8, Box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)),)
+            out.append(Detections(found, 1.0))
+        return out
+
+    pipeline = CameraPipeline("drive", CameraConfig(source="x.mp4"), detect, 300)
+    scene = np.full((720, 1280, 3), 120, np.uint8)
+    scene[400:550, 500:800] = 30
+    looked_over: list[bool] = []
+    ids: set[str] = set()
+    counted: list[int] = []
+    for i in range(300):  # 60 s at 5 fps
+        t = i * 0.2
+        image = scene.copy()
+        if 40.0 <= t < 44.0:  # someone walks across in front of it
+            x = 300 + int(150 * (t - 40.0))
+            image[350:600, x : x + 60] = 230
+        calls.append(0)
+        result = pipeline.process(Frame("drive", i + 1, image, 1_764_000_000.0 + t, t))
+        counted.append(dict(object_counts(result)).get("car", 0))
+        ids |= {tr.id for tr in result.tracks if tr.confirmed}
+        if any(m.overlaps(car) for m in result.motion):
+            looked_over.append(any(r.x1 <= car.x1 and r.x2 >= car.x2 and r.y1 <= car.y1 for r in result.regions))
+    assert len(ids) == 1  # one car, never lost
+    first = counted.index(1)
+    assert first <= 10 and set(counted[first:]) == {1}, counted  # counted from its confirmation on, all along
+    assert sum(calls[:50]) >= 45  # looked at on every frame while it may still be moving (first 10 s)
+    # Stationary from 10 s on: the whole-frame look every 10 s sees it, nothing more while nothing moves.
+    assert sum(calls[75:200]) <= 4, calls[75:200]
+    assert looked_over and all(looked_over), looked_over  # motion over it: looked at on that frame

@@ -68,3 +68,18 @@ def test_footage_is_wanted_until_post_capture_after_the_last_sighting(tmp_path: 
         assert found, "nothing was recorded for the event"
         assert found[0].start == pytest.approx(now - 3.0, abs=1.01)  # the ring: 2 s pre-capture, whole GOPs
         assert max(s.end for s in found) == pytest.approx(now + 3.0, abs=1.01)  # stops at the keyframe after
+
+
+def test_a_parked_car_keeps_its_event_but_not_the_recorder(tmp_path: Path, source: Source) -> None:
+    """A stationary object is looked at only now and then: hours of a car standing still are
+    no evidence, and its sightings must not switch the recorder on and off."""
+    with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
+        recordings = Recordings(parse_config(CONFIG), store)
+        drive = recordings.cameras["drive"]
+        now = time.time()
+        for packet in packets(source.path, origin=now - 6.0):
+            if abs(packet.time - now) < 0.05:
+                recordings.on_outcome(outcome("drive", ("car",), stationary=True))
+            drive.push(packet)
+        recordings.close()
+        assert store.footage.segments("drive", 0, 2e9) == []

@@ -99,3 +99,16 @@ def test_boxes_in_the_padding_are_clipped_or_dropped() -> None:
         (1280, 720),
     )
     assert found == [Detection("car", 0.8, Box(100, 0, 900, 420))]  # the kite was in the padding
+
+
+def test_boxes_if_room_are_covered_only_while_the_crops_stay_few() -> None:
+    walker, parked = Box(100, 300, 160, 460), Box(900, 400, 1200, 550)
+    both = regions_for([walker], FRAME, 300, if_room=[parked])
+    assert len(both) == 2 and any(contains(c, walker) for c in both) and any(contains(c, parked) for c in both)
+    # Four movers already fill the crops: the parked car waits, and what moves is still looked at
+    # crop by crop, not as tiles of the whole frame.
+    movers = [Box(x, 50, x + 40, 120) for x in (0, 330, 660, 990)]
+    crops = regions_for(movers, FRAME, 300, if_room=[parked])
+    assert len(crops) == 4 and all(any(contains(c, m) for c in crops) for m in movers)
+    assert not any(contains(c, parked) for c in crops)
+    assert regions_for([], FRAME, 300, if_room=[parked]) == regions_for([parked], FRAME, 300)

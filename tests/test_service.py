@@ -154,6 +154,9 @@ def test_a_slow_detector_always_gets_the_freshest_frame_and_drops_are_counted(
     assert max(lags) <= 1, lags  # never a backlog: the newest frame (or one racing in) is worked on
     assert status.dropped > 0 and status.fps_detect < 5.0, status
     assert status.fps_in >= 9.0, status  # capture keeps its pace whatever detection does
+    # The status says how far behind the camera detection is, not just a lower number.
+    assert status.detect_fps_target == 5.0 and status.behind, status
+    assert status.lag_s is not None and status.lag_s >= 0.4, status  # at least one slow call per result
 
 
 def test_the_mode_survives_a_restart(tmp_path: Path, detector: TfliteDetector, person_clip: ClipInfo) -> None:

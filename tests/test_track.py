@@ -537,3 +537,29 @@ def test_stationary_tracks_keep_their_predicted_box_while_hidden() -> None:
     tracker, t = parked_tracker()
     x, y, w, h = CAR
     assert tracker.predicted_boxes(t + 20.0) == (Box(x, y, x + w, y + h),)  # the detector keeps looking there
+
+
+def test_a_stationary_track_is_looked_for_now_and_then_unless_something_moves_over_it() -> None:
+    tracker, t = parked_tracker()  # stationary, last seen at t
+    x, y, w, h = CAR
+    car = Box(x, y, x + w, y + h)
+    tracker.update([det("person", 50, 300, 60, 180)], t + DT)  # someone far from it, walking
+    walker = tracker.watch(t + 2 * DT, (), recheck=10.0).moving
+    assert len(walker) == 1 and not walker[0].overlaps(car)  # the walker is looked for on every frame
+    assert tracker.watch(t + 5.0, (), recheck=10.0).due == ()  # seen 5 s ago: left alone
+    # Motion over it (a passer-by in front, or it drives off): looked at on this frame.
+    assert car in tracker.watch(t + 5.0, (Box(x + 100, y + 20, x + 160, y + 140),), recheck=10.0).moving
+    assert car not in tracker.watch(t + 5.0, (Box(0, 0, 40, 40),), recheck=10.0).moving  # motion elsewhere
+    # Its periodic look is due 10 s after it was last seen, and stays due until it is seen again.
+    assert tracker.watch(t + 10.0, (), recheck=10.0).due == (car,)
+    assert tracker.watch(t + 14.0, (), recheck=10.0).due == (car,)
+    tracker.update([det("car", x, y, w, h)], t + 14.0)
+    assert tracker.watch(t + 14.2, (), recheck=10.0).due == ()
+
+
+def test_a_moving_track_is_never_left_for_later() -> None:
+    tracker = Tracker("drive")
+    for i in range(10):
+        tracker.update([det("car", 100 + 40 * i, 400, 300, 150)], i * DT)
+    watch = tracker.watch(10 * DT, (), recheck=10.0)
+    assert len(watch.moving) == 1 and watch.due == ()

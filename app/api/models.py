@@ -65,6 +65,11 @@ class CameraOut(_Out):
     enabled: bool
     fps_in: float
     fps_detect: float
+    detect_fps_target: float = Field(description="the camera's detect_fps (0 while it is disabled)")
+    lag_s: float | None = Field(
+        description="median seconds from a frame's capture to its result, over the last 5 s (null: none lately)"
+    )
+    behind: bool = Field(description="detection runs under 90 % of detect_fps: the detector cannot keep up")
     dropped: int
     last_frame_age_s: float | None
     reconnects: int

@@ -9,6 +9,6 @@ Box geometry on float tuples is `app.geometry`; still periods are `app.parking.S
 """
 
 from app.track.state import STATIC_EVIDENCE, STATIC_MARGIN
-from app.track.tracker import Tracker, TrackerUpdate
+from app.track.tracker import Tracker, TrackerUpdate, Watch
 
-__all__ = ["STATIC_EVIDENCE", "STATIC_MARGIN", "Tracker", "TrackerUpdate"]
+__all__ = ["STATIC_EVIDENCE", "STATIC_MARGIN", "Tracker", "TrackerUpdate", "Watch"]

@@ -85,6 +85,14 @@ class TrackerUpdate:
     ended: tuple[Track, ...]  # tracks that ended in this update (last state), confirmed ones only
 
 
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Where the live tracks are expected: the boxes to look at on this frame."""
+
+    moving: tuple[Box, ...]  # moving tracks, and still ones that something moves over
+    due: tuple[Box, ...]  # stationary tracks due for their periodic re-check
+
+
 class Tracker:
     """Tracks the objects of one camera; call `update` once per detected frame, in time order."""
 
@@ -156,12 +164,30 @@ class Tracker:
 
     def predicted_boxes(self, now: float) -> tuple[Box, ...]:
         """Where each live track (confirmed or not, creation order) is expected at `now`."""
-        out: list[Box] = []
+        return tuple(box for box, _ in self._expected(now))
+
+    def watch(self, now: float, motion: Sequence[Box], recheck: float) -> Watch:
+        """Where to look for the live tracks at `now`. A moving track is looked for on every
+        frame; a stationary one only when something moves over it, or once `recheck` seconds
+        have passed since it was last seen (it is looked for on every frame from then until it
+        is seen again or ages out). A parked car would otherwise cost an invoke on every frame
+        while it stands; `recheck` must stay well under `stationary_max_age`."""
+        moving: list[Box] = []
+        due: list[Box] = []
+        for box, state in self._expected(now):
+            if not state.still.stationary or now - state.last_seen >= recheck:
+                (moving if not state.still.stationary else due).append(box)
+            elif any(box.overlaps(m) for m in motion):
+                moving.append(box)  # something moves in front of it, or it drives off
+        return Watch(tuple(moving), tuple(due))
+
+    def _expected(self, now: float) -> list[tuple[Box, State]]:
+        out: list[tuple[Box, State]] = []
         for state in self._live:
             if now - state.last_seen <= self._age_limit(state):  # the next update would end the others
                 x1, y1, x2, y2, *_ = state.predict(now)
-                out.append(Box(x1, y1, x2, y2))
-        return tuple(out)
+                out.append((Box(x1, y1, x2, y2), state))
+        return out
 
     def _age_out(self, now: float, ended: list[Track]) -> list[State]:
         """The tracks still alive at `now`; the confirmed ones that aged out go to `ended`

@@ -175,13 +175,13 @@ def alert(n: int, *, rule: str = "porch", camera: str = "drive", age: float = 0.
                  fired - 2, fired, "alert")  # fmt: skip
 
 
-def outcome(camera: str, labels: tuple[str, ...], *, motion: bool = True) -> Outcome:
-    """One analysed frame with these confirmed objects in view (and motion or not)."""
+def outcome(camera: str, labels: tuple[str, ...], *, motion: bool = True, stationary: bool = False) -> Outcome:
+    """One analysed frame with these confirmed objects in view (and motion or not; moving or standing)."""
     mono = time.monotonic()
     frame = Frame(camera, 1, np.zeros((8, 8, 3), dtype=np.uint8), time.time(), mono)
     box = Box(1, 1, 4, 4)
     tracks = tuple(
-        Track(f"{camera}-{i}", label, 0.9, 0.9, box, mono - 1, mono, 5, confirmed=True, stationary=False)
+        Track(f"{camera}-{i}", label, 0.9, 0.9, box, mono - 1, mono, 5, confirmed=True, stationary=stationary)
         for i, label in enumerate(labels)
     )
     result = FrameResult(frame, (box,) if motion else (), (), (), tracks, (), True)

@@ -368,6 +368,12 @@
     cam.error.hidden = !error;
     renderCounts(cam, c);
     let stats = `${fixed(c.fps_in, 1)} fps in · ${fixed(c.fps_detect, 1)} detect fps · ${c.dropped} dropped`;
+    // The detector cannot keep up: say how far behind this camera is, not just a lower number.
+    if (c.online && c.behind) {
+      stats += ` · behind: ${fixed(c.fps_detect, 1)} of ${fixed(c.detect_fps_target, 0)} fps`;
+      if (typeof c.lag_s === "number") stats += `, results ${fixed(c.lag_s, 1)} s late`;
+    }
+    cam.stats.classList.toggle("behind", Boolean(c.online && c.behind));
     if (!c.online && typeof c.last_frame_age_s === "number") stats += ` · last frame ${duration(c.last_frame_age_s)} ago`;
     if (c.reconnects) stats += ` · ${c.reconnects} reconnects`;
     cam.stats.textContent = stats;
