@@ -13,7 +13,7 @@ import re
 import pytest
 
 from app.domain import Box, Detection, Track
-from app.track import Tracker, TrackerUpdate
+from app.track import Tracker, TrackerUpdate, Watch
 
 W, H = 1280, 720
 DT = 0.2  # 5 fps
@@ -543,18 +543,20 @@ def test_a_stationary_track_is_looked_for_now_and_then_unless_something_moves_ov
     tracker, t = parked_tracker()  # stationary, last seen at t
     x, y, w, h = CAR
     car = Box(x, y, x + w, y + h)
-    tracker.update([det("person", 50, 300, 60, 180)], t + DT)  # someone far from it, walking
-    walker = tracker.watch(t + 2 * DT, (), recheck=10.0).moving
-    assert len(walker) == 1 and not walker[0].overlaps(car)  # the walker is looked for on every frame
-    assert tracker.watch(t + 5.0, (), recheck=10.0).due == ()  # seen 5 s ago: left alone
-    # Motion over it (a passer-by in front, or it drives off): looked at on this frame.
-    assert car in tracker.watch(t + 5.0, (Box(x + 100, y + 20, x + 160, y + 140),), recheck=10.0).moving
-    assert car not in tracker.watch(t + 5.0, (Box(0, 0, 40, 40),), recheck=10.0).moving  # motion elsewhere
+    assert tracker.watch(t + 5.0, (), recheck=10.0) == Watch((), ())  # seen 5 s ago: left alone
+    # Motion over much of it (it drives off, a van stops in front): looked at on this frame.
+    assert car in tracker.watch(t + 5.0, (Box(x + 20, y, x + w + 20, y + h),), recheck=10.0).moving
+    assert car in tracker.watch(t + 5.0, (Box(x, y, x + 50, y + h), Box(x + 200, y, x + 260, y + h)), 10.0).moving
+    # A passer-by in front covers a little of it (the crop around them shows that part), and
+    # motion elsewhere none: it waits for its periodic look.
+    assert car not in tracker.watch(t + 5.0, (Box(x + 100, y + 20, x + 160, y + 140),), recheck=10.0).moving
+    assert car not in tracker.watch(t + 5.0, (Box(0, 0, 40, 40),), recheck=10.0).moving
     # Its periodic look is due 10 s after it was last seen, and stays due until it is seen again.
     assert tracker.watch(t + 10.0, (), recheck=10.0).due == (car,)
     assert tracker.watch(t + 14.0, (), recheck=10.0).due == (car,)
     tracker.update([det("car", x, y, w, h)], t + 14.0)
     assert tracker.watch(t + 14.2, (), recheck=10.0).due == ()
+    assert [tr.label for tr in tracker.update([], t + 14.2).tracks if tr.stationary] == ["car"]  # never lost
 
 
 def test_a_moving_track_is_never_left_for_later() -> None:

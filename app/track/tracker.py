@@ -75,6 +75,10 @@ from app.track.state import Det, Rules, State, stirs
 # A detector often makes a part of a still object reach a little past it (a wheel, a shadow):
 # inside where it stands by this much, it is still that object, never a new one.
 _STANDING_INSIDE = 0.6
+# Motion over this share of a stationary object's box: it may be moving itself (a car that
+# drives off moves over most of its box), look at it now. A person walking past in front of a
+# parked car covers a little of it, and the crop around them shows the part of it they hide.
+_STIRRED = 0.25
 # A box this close to the frame's edge (fraction of the frame's shorter side) is cut by it.
 _EDGE = 0.01
 
@@ -168,17 +172,20 @@ class Tracker:
 
     def watch(self, now: float, motion: Sequence[Box], recheck: float) -> Watch:
         """Where to look for the live tracks at `now`. A moving track is looked for on every
-        frame; a stationary one only when something moves over it, or once `recheck` seconds
-        have passed since it was last seen (it is looked for on every frame from then until it
-        is seen again or ages out). A parked car would otherwise cost an invoke on every frame
-        while it stands; `recheck` must stay well under `stationary_max_age`."""
+        frame; a stationary one when motion covers enough of it that it may be moving itself,
+        or once `recheck` seconds have passed since it was last seen (and on every frame from
+        then until it is seen again or ages out). A parked car would otherwise cost an invoke
+        on every frame while it stands, and a passer-by in front of it a second crop on every
+        frame they walk. `recheck` must stay well under `stationary_max_age`."""
         moving: list[Box] = []
         due: list[Box] = []
         for box, state in self._expected(now):
-            if not state.still.stationary or now - state.last_seen >= recheck:
-                (moving if not state.still.stationary else due).append(box)
-            elif any(box.overlaps(m) for m in motion):
-                moving.append(box)  # something moves in front of it, or it drives off
+            if not state.still.stationary:
+                moving.append(box)
+            elif now - state.last_seen >= recheck:
+                due.append(box)
+            elif sum(_overlap(box, m) for m in motion) >= _STIRRED * box.area:
+                moving.append(box)
         return Watch(tuple(moving), tuple(due))
 
     def _expected(self, now: float) -> list[tuple[Box, State]]:
@@ -268,6 +275,10 @@ def _drop_parked_pieces(live: list[State], now: float) -> list[State]:
             k == s.key and a is not s.still.anchor and part_of(box_geom(s.box), a, _STANDING_INSIDE) for k, a in parked
         )
     ]
+
+
+def _overlap(a: Box, b: Box) -> float:
+    return max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1)) * max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
 
 
 def _cut(box: Box, frame: tuple[int, int] | None) -> bool:
