@@ -12,8 +12,11 @@ working image of 100-199 rows (183x103 at 720p, 213x120 at 360p):
 3. |grey - running-average background| > threshold, except under the mask;
 4. a dilation joins the fragments of one mover; each joined blob is measured by the
    pixels that really changed (the blur still widens a blob by about one working pixel);
-5. a sudden change over most of the frame (lights, IR switch, camera bump) resets
-   the background instead of reporting the whole frame as motion.
+5. light changes are not motion: a global gain undoes an even change (dusk, auto-exposure);
+   light falling unevenly (a cloud's shadow, a lamp on one side) re-lights the background tile
+   by tile where every pixel of a tile changed by one factor; a sudden change over most of the
+   frame (lights, IR switch, camera bump) resets the background instead of reporting the
+   whole frame as motion.
 
 Pure: no clocks, no I/O, no threads of its own; state is the background only.
 """
@@ -41,6 +44,14 @@ RECALIBRATE_FRACTION = 0.6  # halving the light changes ~80 % of a typical scene
 # camera nudged) resets the background too, after this many updates in a row.
 BUSY_FRACTION, BUSY_UPDATES = 0.3, 15
 MAX_GAIN = 2.0  # brightness compensation beyond 2x is a different scene, not a fade
+# Light falling unevenly (a cloud's shadow over half the scene, a lamp on one side dimming): when
+# over UNEVEN_FRACTION of the frame changed, the background is re-lit tile by tile (TILES rows x
+# columns) where a tile's pixels changed by one factor (quartiles within UNEVEN_SPREAD of the
+# median), if that explains all but UNEVEN_EXPLAINED of the change. A person covers a few
+# tiles at most and changes them by no one factor.
+UNEVEN_FRACTION, UNEVEN_EXPLAINED, UNEVEN_SPREAD = 0.05, 0.5, 0.12
+RELIGHT_BACKOFF = 4  # updates between tries while a large change is not light (0.15 ms a try at 720p)
+TILES = (4, 6)
 PAD = 1  # working pixel added around each box (7 px at 720p): sampling may miss the mover's edges
 _KERNEL = np.ones((3, 3), np.uint8)
 
@@ -79,6 +90,7 @@ class MotionDetector:
         self._background: npt.NDArray[np.float32] | None = None
         self._still: MatLike | None = None  # pixels that did not move last time: the gain reference
         self._busy = 0
+        self._relight_wait = 0  # updates before re-lighting is tried again
 
     @property
     def working_size(self) -> tuple[int, int]:
@@ -97,11 +109,19 @@ class MotionDetector:
             return _NO_MOTION
 
         grey = self._compensate(grey, background)
-        diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
-        _, moving = cv2.threshold(diff, self._threshold, 255, cv2.THRESH_BINARY)
-        if self._watched is not None:
-            cv2.bitwise_and(moving, self._watched, dst=moving)
-        changed = cv2.countNonZero(moving) / self._watched_count if self._watched_count else 0.0
+        moving, changed = self._changed(grey, background)
+        if self._relight_wait:
+            self._relight_wait -= 1
+        elif changed > UNEVEN_FRACTION:
+            # Much changed at once: light falling unevenly (a cloud's shadow, a lamp on one side)
+            # looks like this too. Where a tile's pixels all changed by one factor, it was light.
+            relit = _relit(grey, background)
+            moving_relit, changed_relit = (moving, changed) if relit is None else self._changed(grey, relit)
+            if relit is not None and changed_relit <= UNEVEN_EXPLAINED * changed:
+                background[:] = relit
+                moving, changed = moving_relit, changed_relit
+            else:  # something large moves (a person close to the camera): not on every frame
+                self._relight_wait = RELIGHT_BACKOFF
 
         self._busy = self._busy + 1 if changed > BUSY_FRACTION else 0
         if changed > RECALIBRATE_FRACTION or self._busy >= BUSY_UPDATES:
@@ -121,6 +141,15 @@ class MotionDetector:
         cv2.accumulateWeighted(grey, background, ALPHA_MOVING, mask=joined)
         cv2.accumulateWeighted(grey, background, ALPHA, mask=self._still)
         return MotionResult(self._boxes(moving, joined), changed, False)
+
+    def _changed(self, grey: MatLike, background: npt.NDArray[np.float32]) -> tuple[MatLike, float]:
+        """Pixels that differ from the background by more than the threshold (outside the mask),
+        and their share of the watched pixels."""
+        diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
+        _, moving = cv2.threshold(diff, self._threshold, 255, cv2.THRESH_BINARY)
+        if self._watched is not None:
+            cv2.bitwise_and(moving, self._watched, dst=moving)
+        return moving, cv2.countNonZero(moving) / self._watched_count if self._watched_count else 0.0
 
     def _compensate(self, grey: MatLike, background: npt.NDArray[np.float32]) -> MatLike:
         """Undo a global brightness change (dusk, a cloud, auto-exposure) before comparing:
@@ -163,6 +192,29 @@ class MotionDetector:
             min(float(self._width), x2 * self._sx),
             min(float(self._height), float(y2 * self._step)),
         )
+
+
+def _relit(grey: MatLike, background: npt.NDArray[np.float32]) -> npt.NDArray[np.float32] | None:
+    """The background under the frame's light, tile by tile: in each tile of `TILES`, the median
+    ratio of frame to background, where the ratios agree (light scales every pixel of a surface
+    alike; a mover replaces them with anything). Tiles that disagree, or are beyond `MAX_GAIN`,
+    keep their light. The tile gains are interpolated, so the light changes smoothly across the
+    frame. None when no tile looks relit."""
+    height, width = background.shape
+    rows, cols = TILES
+    # Every other pixel both ways is plenty for a median (and 4x cheaper: this runs on frames
+    # with much motion, a person close to the camera included).
+    frame = np.asarray(grey, np.float32)[::2, ::2]
+    th, tw = frame.shape[0] // rows, frame.shape[1] // cols
+    ratio = (frame[: th * rows, : tw * cols] + 1.0) / (background[::2, ::2][: th * rows, : tw * cols] + 1.0)
+    tiles = ratio.reshape(rows, th, cols, tw).transpose(0, 2, 1, 3).reshape(rows, cols, th * tw)
+    low, mid, high = np.percentile(tiles, (25, 50, 75), axis=2)
+    light = (high - low <= UNEVEN_SPREAD * mid) & (mid >= 1 / MAX_GAIN) & (mid <= MAX_GAIN)
+    if not light.any():
+        return None
+    gain = np.where(light, mid, 1.0).astype(np.float32)
+    field = cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(background * field, np.float32)
 
 
 def _watched_mask(config: MotionConfig, width: int, height: int) -> U8 | None:
