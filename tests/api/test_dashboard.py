@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from app import __version__
@@ -198,6 +198,22 @@ def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -
 
     # The card counts what is in view per class while she walks through (the clip loops).
     expect(card.locator(".objects")).to_contain_text(re.compile(r"(^| · )1 person( · |$)"), timeout=40_000)
+
+    # A detector that cannot keep up: the card says how far behind this camera is. (The live
+    # detector keeps up here, so the real status is changed on its way to the page.)
+    def behind(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        for c in body["cameras"]:
+            c.update(online=True, fps_detect=2.1, detect_fps_target=5.0, lag_s=1.4, behind=True)
+        route.fulfill(response=answer, json=body)
+
+    stats = card.locator(".stats")
+    page.route("**/api/status", behind)
+    expect(stats).to_contain_text("behind: 2.1 of 5 fps, results 1.4 s late", timeout=15_000)
+    expect(stats).to_have_class(re.compile(r"\bbehind\b"))
+    page.unroute("**/api/status", behind)
+    expect(stats).not_to_contain_text("2.1 of 5 fps", timeout=15_000)  # the real status again
 
     # The events filter offers every tracked class; choosing one asks the API for that class only.
     tracked = page.request.get(f"{base}/api/status").json()["objects_tracked"]
