@@ -9,7 +9,12 @@ same outputs as a second reference.
 
 Targets: SSD overhead <= 25 % of invoke; NanoDet everything-but-invoke <= 1.5 ms.
 
+--compare OTHER.tflite times a second model file (e.g. the NCHW NanoDet from before issue 18)
+in the same run: rounds interleaved, the order alternating, and its medians / this model's
+medians printed as ratios (> 1: this model is faster).
+
     .venv/bin/python bench/detect_overhead.py [--rounds 300] [--model coco|person|coco:cpu-float]
+                                              [--compare OTHER.tflite] [--threads N]
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ import numpy.typing as npt
 import skimage.data
 
 from app.config import DetectorConfig
-from app.detect import open_detector
+from app.detect import ModelStore, open_detector
 from app.detect.engine import TfliteDetector
+from app.detect.factory import resolve_model
 from app.detect.nanodet import Layout, map_heads
 from app.detect.preprocess import prepare
 
@@ -77,16 +83,70 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def open_cpu(model: str, threads: int | None) -> TfliteDetector:
+    """The CPU detector as the appliance opens it, or with `threads` interpreter threads."""
+    config = DetectorConfig(type="cpu", model=model)
+    if threads is None:
+        detector = open_detector(config)
+        assert isinstance(detector, TfliteDetector)
+        return detector
+    store = ModelStore()
+    spec = resolve_model(config, store, "cpu")
+    store.verify(spec)
+    return TfliteDetector(spec, backend="cpu", threads=threads)
+
+
+def compare(detectors: list[TfliteDetector], names: list[str], frame: np.ndarray, rounds: int, floor: float) -> None:
+    """Invoke, prep and full detect() of each detector, rounds interleaved, order alternating."""
+    tensors = [prepare(frame, d._input).copy() for d in detectors]
+    for _ in range(20):
+        for d, t in zip(detectors, tensors, strict=True):
+            d.detect(frame, floor)
+            d._model.run(t)
+    times: list[dict[str, list[float]]] = [{"invoke": [], "prep": [], "detect": []} for _ in detectors]
+    for r in range(rounds):
+        order = range(len(detectors)) if r % 2 == 0 else reversed(range(len(detectors)))
+        for k in order:
+            d, t = detectors[k], tensors[k]
+            t0 = time.perf_counter()
+            d._model.run(t)
+            t1 = time.perf_counter()
+            prepare(frame, d._input)
+            t2 = time.perf_counter()
+            d.detect(frame, floor)
+            t3 = time.perf_counter()
+            times[k]["invoke"].append((t1 - t0) * 1000)
+            times[k]["prep"].append((t2 - t1) * 1000)
+            times[k]["detect"].append((t3 - t2) * 1000)
+    print(f"same run, {rounds} interleaved rounds (order alternating), medians:")
+    for k, (d, name) in enumerate(zip(detectors, names, strict=True)):
+        shape = "x".join(str(v) for v in d._model.input_shape)
+        found = ", ".join(f"{x.label} {x.score:.2f}" for x in d.detect(frame, floor).items)
+        print(f"  [{k}] {name} (input {shape}): {found}")
+    print(f"  {'':8s}" + "".join(f"{f'[{k}]':>10s}" for k in range(len(detectors))) + "   [1]/[0]")
+    for what in ("invoke", "prep", "detect"):
+        medians = [statistics.median(t[what]) for t in times]
+        cells = "".join(f"{m:7.2f} ms" for m in medians)
+        print(f"  {what:8s}{cells}   {medians[1] / medians[0]:5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--model", default="coco")
     parser.add_argument("--min-score", type=float, default=0.4, help="the pipeline's default floor")
+    parser.add_argument("--compare", metavar="OTHER.tflite", help="time this model file too, interleaved")
+    parser.add_argument("--threads", type=int, help="interpreter threads (default: the appliance's choice)")
     args = parser.parse_args()
 
-    detector = open_detector(DetectorConfig(type="cpu", model=args.model))
-    assert isinstance(detector, TfliteDetector)
+    detector = open_cpu(args.model, args.threads)
     frame = frame_720p()
+    if args.compare:
+        other = open_cpu(args.compare, args.threads)
+        threads = args.threads or "the default"
+        print(f"machine: {platform.machine()} ({detector.info.runtime}, {threads} threads)")
+        compare([detector, other], [args.model, args.compare], frame, args.rounds, args.min_score)
+        return
     model = detector._model  # the raw interpreter: the reference
     tensor = prepare(frame, detector._input).copy()
     layout = None

@@ -4,8 +4,10 @@ A model expects float pixels normalised as (pixel - mean) / std, per channel or 
 for all; a quantized input then stores q = value / scale + zero_point. Both steps depend
 only on the 8-bit pixel value and its channel, so they collapse into a 256-entry lookup
 table per channel, built once per model. For Coral-style uint8 inputs the table is the
-identity and is skipped. NCHW models (NanoDet) get their planes written straight into the
-tensor by the per-channel lookups, so the layout change costs no extra pass.
+identity and is skipped. With an 8-bit table the frame is split into planes and each is
+looked up on its own (OpenCV's single-channel lookup is faster than its per-channel one):
+NCHW models get the planes written straight into the tensor, NHWC ones (NanoDet since
+issue 18) get them merged back into it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ class InputSpec:
     lut: npt.NDArray[Any] | None
     order: ChannelOrder = "rgb"
     layout: Layout = "nhwc"
-    # NCHW: the tensor the planes are written into (reused: the interpreter copies it), and
-    # each channel's table as one contiguous array (8-bit tables as uint8 bytes)
+    # NCHW, or NHWC with an 8-bit table: the tensor the planes are written into (reused: the
+    # interpreter copies it), and each channel's table as one contiguous array (8-bit tables
+    # as uint8 bytes)
     buffer: npt.NDArray[Any] | None = field(default=None, compare=False, repr=False)
     plane_luts: tuple[npt.NDArray[Any], ...] = field(default=(), compare=False, repr=False)
 
@@ -69,7 +72,11 @@ def make_input_spec(
             lut = None  # identity within rounding
     else:
         raise ModelError(f"unsupported input type {dtype}")
-    buffer = np.zeros((1, 3, height, width), dtype) if layout == "nchw" else None
+    buffer = None
+    if layout == "nchw":
+        buffer = np.zeros((1, 3, height, width), dtype)
+    elif lut is not None and lut.dtype != np.float32:
+        buffer = np.zeros((1, height, width, 3), dtype)
     plane_luts: tuple[npt.NDArray[Any], ...] = ()
     if lut is not None:
         as_bytes = lut.view(np.uint8) if lut.dtype == np.int8 else lut
@@ -99,9 +106,22 @@ def prepare(image: Image, spec: InputSpec) -> npt.NDArray[Any]:
         return _planes(resized, spec)
     if spec.lut is None:
         return resized[np.newaxis]
-    if spec.lut.dtype == np.int8:  # cv2.LUT writes no int8: look up the same bytes as uint8
-        return np.asarray(cv2.LUT(resized, spec.lut.view(np.uint8).reshape(1, 256, 3))).view(np.int8)[np.newaxis]
+    if spec.buffer is not None:
+        return _interleaved(resized, spec)
     return np.asarray(cv2.LUT(resized, spec.lut.reshape(1, 256, 3)))[np.newaxis]
+
+
+def _interleaved(resized: Image, spec: InputSpec) -> npt.NDArray[Any]:
+    """NHWC, 8-bit table: split, one lookup per plane in place, merged into the tensor (as
+    uint8 bytes: cv2 writes no int8). 0.18 ms for 416x416 here, against 0.23 ms for one
+    cv2.LUT with a 3-channel table."""
+    out = spec.buffer
+    assert out is not None
+    planes = cv2.split(resized)
+    for c, plane in enumerate(planes):
+        cv2.LUT(plane, spec.plane_luts[c], dst=plane)
+    cv2.merge(planes, dst=out[0].view(np.uint8))
+    return out
 
 
 def _planes(resized: Image, spec: InputSpec) -> npt.NDArray[Any]:

@@ -57,12 +57,28 @@ def test_nanodet_style_input_is_bgr_per_channel_and_planar() -> None:
     assert floats[0, :, 2, 3] == pytest.approx([(200 - mean[0]) / std[0], -mean[1] / std[1], (10 - mean[2]) / std[2]])
 
 
+def test_nhwc_nanodet_input_holds_the_planar_values_interleaved() -> None:
+    """The shipped NanoDet since issue 18: [1, H, W, 3] int8, the same values as NCHW's."""
+    mean, std = (103.53, 116.28, 123.675), (57.375, 57.12, 58.395)
+    frame = np.random.default_rng(7).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    nhwc = make_input_spec((1, 6, 10, 3), np.dtype(np.int8), (0.0187, -14), mean, std, order="bgr")
+    nchw = make_input_spec((1, 3, 6, 10), np.dtype(np.int8), (0.0187, -14), mean, std, order="bgr")
+    assert nhwc.layout == "nhwc" and (nhwc.width, nhwc.height) == (10, 6)
+    tensor = prepare(frame, nhwc)
+    assert tensor.shape == (1, 6, 10, 3) and tensor.dtype == np.int8
+    assert np.array_equal(tensor[0], prepare(frame, nchw)[0].transpose(1, 2, 0))
+
+
 def test_a_second_frame_does_not_inherit_the_first() -> None:
-    """The planar tensor is a reused buffer: each prepare() rewrites all of it."""
+    """The tensor is a reused buffer (planar, or NHWC with an 8-bit table): each prepare() rewrites all of it."""
     spec = make_input_spec((1, 3, 4, 4), np.dtype(np.float32), (0.0, 0), 0.0, 1.0, order="bgr")
     first = prepare(np.full((8, 8, 3), 50, np.uint8), spec).copy()
     second = prepare(np.full((8, 8, 3), 90, np.uint8), spec)
     assert np.all(first == 50) and np.all(second == 90)
+    spec = make_input_spec((1, 4, 4, 3), np.dtype(np.int8), (1.0, -128), 0.0, 1.0)  # NHWC, reused too
+    first = prepare(np.full((8, 8, 3), 50, np.uint8), spec).copy()
+    second = prepare(np.full((8, 8, 3), 90, np.uint8), spec)
+    assert np.all(first == 50 - 128) and np.all(second == 90 - 128)
 
 
 def test_refuses_what_it_cannot_feed() -> None:
