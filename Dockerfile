@@ -4,6 +4,7 @@
 #   docker build -t edgewatch .                                            # Coral runtime libedgetpu1-std
 #   docker build --build-arg LIBEDGETPU=libedgetpu1-max -t edgewatch .     # max clock: the USB stick runs hot
 #   docker build --build-arg CORAL=no -t edgewatch .                       # CPU detection only
+#   docker build --build-arg OPENVINO=no -t edgewatch .                    # x86_64 without OpenVINO (-180 MB)
 #
 # Build arguments:
 #   BASE_IMAGE  the image every stage starts from (default python:3.11-slim-bookworm); any Debian
@@ -20,6 +21,12 @@
 #               image too: /opt/edgewatch/build-warnings). A key with another fingerprint than the
 #               pinned one still fails the build.
 #   LIBEDGETPU  libedgetpu1-std (default) or libedgetpu1-max.
+#   OPENVINO    yes (default) or no. With yes, an x86_64 image also gets the OpenVINO backend
+#               (detector.type: openvino) from deploy/requirements-openvino.lock, hash-pinned like the
+#               rest and installed with --no-deps (never openvino-telemetry, with which importing
+#               OpenVINO sends usage data to Intel); an arm64 image never gets it. An Intel GPU (device: GPU) also needs the host's
+#               /dev/dri/renderD128 passed in (--device, --group-add the render group) and Intel's
+#               compute runtime (intel-opencl-icd), which this image does not carry.
 #
 # Without a container registry, from Debian's packages only (podman; the Debian mirror and PyPI
 # are all the build needs with MODELS=context, plus the npm registry with MODELS=build):
@@ -124,13 +131,18 @@ RUN set -eu; \
 # wheel (no build isolation, which would fetch them again unchecked) and installed without
 # dependencies.
 FROM ${BASE_IMAGE} AS build
+ARG OPENVINO=yes
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY deploy/requirements.lock deploy/
+COPY deploy/requirements.lock deploy/requirements-openvino.lock deploy/
 COPY app/ app/
-RUN python3 -m venv /opt/edgewatch/venv \
+RUN case "$OPENVINO" in yes|no) ;; *) echo "OPENVINO must be yes or no, not '$OPENVINO'" >&2; exit 1;; esac \
+ && python3 -m venv /opt/edgewatch/venv \
  && /opt/edgewatch/venv/bin/pip install --require-hashes --only-binary=:all: -r deploy/requirements.lock \
+ && if [ "$OPENVINO" = yes ] && [ "$(uname -m)" = x86_64 ]; then \
+      /opt/edgewatch/venv/bin/pip install --no-deps --require-hashes --only-binary=:all: -r deploy/requirements-openvino.lock; \
+    fi \
  && /opt/edgewatch/venv/bin/pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /dist . \
  && /opt/edgewatch/venv/bin/pip install --no-deps --no-index /dist/edgewatch-*.whl \
  && /opt/edgewatch/venv/bin/edgewatch --version

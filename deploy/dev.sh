@@ -45,6 +45,10 @@ install_python() {
   say "creating the virtualenv and installing dependencies"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[dev]"
+  # On x86_64 the dev extras bring OpenVINO (detector.type: openvino) and, as its dependency,
+  # openvino-telemetry, with which `import openvino` sends usage data to Intel: the app refuses
+  # to import OpenVINO while it is there, and OpenVINO runs without it (deploy/requirements-openvino.in).
+  "$venv/bin/pip" uninstall --quiet --yes openvino-telemetry 2>/dev/null || true
   touch "$stamp"
 }
 

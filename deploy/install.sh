@@ -3,7 +3,7 @@
 #
 # Run as root from a checkout (or an unpacked release) of this repository:
 #
-#   sudo bash deploy/install.sh [--start] [--no-coral] [--max-frequency]
+#   sudo bash deploy/install.sh [--start] [--no-coral] [--max-frequency] [--no-openvino]
 #   sudo bash deploy/install.sh --offline [--wheels DIR] [--no-systemd]   # pre-seeded image / chroot
 #
 # Every step checks what is already in place and changes only what differs, so the
@@ -52,9 +52,13 @@ readonly RUNTIME_PACKAGES=(python3 python3-venv ca-certificates)
 # Every Python package the venv gets, pinned with its sha256 (runtime dependencies and what
 # builds the wheel); pip installs with --require-hashes, so nothing unpinned comes in.
 readonly LOCK="deploy/requirements.lock"
+# On amd64 also the OpenVINO backend (detector.type: openvino), hash-pinned the same way,
+# installed after $LOCK (which pins numpy for both) with --no-deps: that leaves out
+# openvino-telemetry, with which `import openvino` would send usage data to Intel. Never on arm64.
+readonly OPENVINO_LOCK="deploy/requirements-openvino.lock"
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-offline=0 coral=1 max_frequency=0 use_systemd=1 start=0 wheels=""
+offline=0 coral=1 openvino=1 max_frequency=0 use_systemd=1 start=0 wheels=""
 step="start"
 changes=0
 apt_updated=0
@@ -88,10 +92,13 @@ usage: sudo bash deploy/install.sh [options]
   --start           start (or restart) the service when the installation is done
   --no-coral        do not install the Coral Edge TPU runtime (CPU detection only)
   --max-frequency   install libedgetpu1-max instead of libedgetpu1-std (faster, runs hot)
+  --no-openvino     on amd64, leave out the OpenVINO backend (~180 MB; detector.type:
+                    openvino then runs on the CPU with LiteRT). arm64 never gets it
   --offline         no network: skip apt, the Coral repository and PyPI
   --wheels DIR      with --offline: install the virtualenv from the wheels in DIR
                     (pip --no-index --find-links DIR, each checked against the hashes in
-                    deploy/requirements.lock); without it the venv step is skipped
+                    deploy/requirements.lock, on amd64 also requirements-openvino.lock);
+                    without it the venv step is skipped
   --no-systemd      for a chroot or container: install the unit, udev and tmpfiles files
                     but call neither systemctl nor udevadm nor systemd-tmpfiles
   -h, --help        this help
@@ -104,6 +111,7 @@ parse_args() {
       --start) start=1 ;;
       --no-coral) coral=0 ;;
       --max-frequency) max_frequency=1 ;;
+      --no-openvino) openvino=0 ;;
       --offline) offline=1 ;;
       --wheels)
         [ $# -ge 2 ] || { usage >&2; exit 2; }
@@ -122,7 +130,7 @@ parse_args() {
     shift
   done
   if [ -n "$wheels" ]; then
-    [ -d "$wheels" ] || die "--wheels $wheels is not a directory" "give the folder that holds the wheels (pip download --require-hashes --only-binary=:all: -r deploy/requirements.lock -d DIR)"
+    [ -d "$wheels" ] || die "--wheels $wheels is not a directory" "give the folder that holds the wheels (pip download --require-hashes --only-binary=:all: -r deploy/requirements.lock [-r deploy/requirements-openvino.lock on amd64] -d DIR)"
     wheels=$(cd "$wheels" && pwd)
     [ "$offline" -eq 1 ] || warn "--wheels is used only with --offline; installing from PyPI"
   fi
@@ -195,6 +203,9 @@ preflight() {
     die "$src is not an edgewatch checkout (no pyproject.toml or app/)" "run deploy/install.sh from a clone or an unpacked release of edgewatch"
   fi
   [ -f "$src/$LOCK" ] || die "$src/$LOCK is missing" "use a complete checkout or release of edgewatch"
+  if wants_openvino && [ ! -f "$src/$OPENVINO_LOCK" ]; then
+    die "$src/$OPENVINO_LOCK is missing" "use a complete checkout or release of edgewatch, or install with --no-openvino"
+  fi
   local f
   for f in edgewatch.service 99-edgewatch-coral.rules edgewatch.tmpfiles edgewatch-setup-code; do
     [ -f "$src/systemd/$f" ] || die "$src/systemd/$f is missing" "use a complete checkout or release of edgewatch"
@@ -336,9 +347,16 @@ service_user() {
   fi
 }
 
-# A digest of what `pip install` builds from: a changed checkout means a reinstall.
+# Does this machine get $OPENVINO_LOCK besides $LOCK? On amd64, unless --no-openvino.
+wants_openvino() {
+  [ "$openvino" -eq 1 ] && [ "$(dpkg --print-architecture)" = amd64 ]
+}
+
+# A digest of what `pip install` builds from: a changed checkout (or set of locks) means a reinstall.
 source_digest() {
-  (cd "$src" && find pyproject.toml README.md "$LOCK" app -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
+  local files=("$LOCK")
+  if wants_openvino; then files+=("$OPENVINO_LOCK"); fi
+  (cd "$src" && find pyproject.toml README.md "${files[@]}" app -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
     | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
@@ -380,6 +398,11 @@ virtualenv() {
     else
       die "pip could not install the locked dependencies into $VENV (a download failed or did not match its hash)" "check the network access to PyPI (or use --offline --wheels DIR), then run the installer again"
     fi
+  if wants_openvino; then
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/pip" install --quiet --no-cache-dir --no-deps \
+      --require-hashes --only-binary=:all: "${pip_source[@]}" -r "$src/$OPENVINO_LOCK" \
+      || die "pip could not install OpenVINO from $OPENVINO_LOCK" "${wheels:+put its wheels in $wheels too (pip download --no-deps --require-hashes --only-binary=:all: -r $OPENVINO_LOCK -d DIR), }check the network access to PyPI, or install with --no-openvino"
+  fi
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/pip" install --quiet --no-cache-dir \
     --no-deps --no-build-isolation --no-index "$work/src" \
     || die "pip could not build edgewatch from $src" "see pip's message above, fix the cause and run the installer again"

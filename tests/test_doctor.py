@@ -23,7 +23,7 @@ import pytest
 
 from app.config import DetectorConfig, StorageConfig, parse_config
 from app.demo.clip import ClipInfo
-from app.detect import ModelStore, tflite
+from app.detect import ModelStore, openvino, tflite
 from app.detect.devices import TpuDevice
 from app.doctor import (
     CameraProbes,
@@ -34,6 +34,7 @@ from app.doctor import (
     check_disk,
     check_libedgetpu,
     check_models,
+    check_openvino,
     cmd_doctor,
     config_secrets,
     ntp_synchronized,
@@ -41,6 +42,7 @@ from app.doctor import (
 )
 from tests.conftest import ROOT
 from tests.detect.test_edgetpu import NO_DEVICE_LIB
+from tests.detect.test_openvino import require_openvino
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.rtsp import RtspCamera
 
@@ -153,6 +155,42 @@ def test_coral_findings_depend_on_the_detector_type(tmp_path: Path) -> None:
     assert pinned.status == "fail" and "usb:1" in pinned.summary and "usb:0" in pinned.summary
     missing_node = check_coral(DetectorConfig(type="edgetpu"), [unplugged], tmp_path)
     assert missing_node.status == "warn" and "009/009 does not exist" in missing_node.summary
+
+
+def test_openvino_is_checked_when_it_is_asked_for(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path, person_clip: ClipInfo
+) -> None:
+    require_openvino()
+    config = write(
+        tmp_path,
+        f"cameras: {{door: {{source: {person_clip.path}}}}}\ndetector: {{type: openvino}}\n"
+        f"storage: {{path: {tmp_path / 'state'}}}\n",
+    )
+    code, out, _ = doctor(capfd, config, as_json=True)
+    checks = by_name(json.loads(out))
+    assert list(checks) == ["runtime", "openvino", "libedgetpu", "coral", "models", "camera:door", *TAIL_NAMES]
+    assert code == 0, out
+    found = checks["openvino"]
+    assert found["status"] == "ok" and found["summary"].startswith("openvino 2026."), found
+    assert found["summary"].endswith("; reads coco_nanodet_int8.tflite") and ", CPU: " in found["summary"]
+    assert "CPU" in found["details"]["devices"] and found["details"]["detector.device"] == "CPU"
+    assert checks["libedgetpu"]["summary"] == "not installed (not needed: detector.type is openvino)"
+    assert checks["coral"]["status"] == "skip"
+    assert checks["models"]["details"]["selected"] == {"cpu": "coco:cpu (sha256 ok)"}
+
+
+def test_openvino_findings_each_say_what_to_do(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_openvino()
+    ssd = check_openvino(DetectorConfig(type="openvino", model="person"), store)
+    assert ssd.status == "fail" and "TFLite_Detection_PostProcess" in ssd.summary
+    assert "detector.model: coco" in ssd.summary
+    absent = check_openvino(DetectorConfig(type="openvino", device="GPU.7"), store)
+    assert absent.status == "fail" and absent.summary.startswith("OpenVINO device GPU.7 is not present here")
+    assert absent.summary.endswith("Until then detection runs on the CPU (LiteRT)")
+    monkeypatch.setattr(openvino, "PACKAGE", "openvino_not_installed_here")
+    missing = check_openvino(DetectorConfig(type="openvino"), store)
+    assert missing.status == "fail" and missing.summary.startswith("OpenVINO is not installed")
+    assert "deploy/requirements-openvino.lock" in missing.summary
 
 
 def test_rtsp_cameras_live_and_dead_with_their_passwords_kept_out_of_the_report(

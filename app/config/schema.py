@@ -13,7 +13,15 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.config.types import (
     NAME_PATTERN,
@@ -108,17 +116,45 @@ class CameraConfig(_Model):
     )
 
 
+EDGETPU_DEVICE = re.compile(r"^(usb|pci)(:\d+)?$")
+OPENVINO_DEVICE = re.compile(r"^(CPU|GPU(\.\d+)?|AUTO)$")  # as OpenVINO spells them
+
+
 class DetectorConfig(_Model):
-    type: Literal["auto", "edgetpu", "cpu"] = Field(
-        "auto", description="auto = Edge TPU if one loads, else CPU (and says so)"
+    type: Literal["auto", "edgetpu", "cpu", "openvino"] = Field(
+        "auto",
+        description="auto = Edge TPU if one loads, else CPU (and says so); openvino = Intel's runtime on an "
+        "x86_64 box (CPU or GPU), the CPU when it is not installed or its device is absent",
     )
     device: str | None = Field(
         None,
-        pattern=r"^(usb|pci)(:\d+)?$",
-        description="Edge TPU device: usb, usb:N, pci, pci:N; default: the first found",
+        description="Edge TPU (auto, edgetpu): usb, usb:N, pci, pci:N, default the first found; "
+        "openvino: CPU, GPU, GPU.N or AUTO, default CPU",
     )
     model: str | None = Field(None, description="a name from models/manifest.toml or a .tflite path")
     labels: str | None = Field(None, description="label map for a model given by path")
+
+    @field_validator("device")
+    @classmethod
+    def _device_of_its_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The names depend on `type` (validated first); a bad `type` is reported on its own."""
+        kind = info.data.get("type")
+        if value is None or kind is None:
+            return value
+        if kind == "openvino":
+            if OPENVINO_DEVICE.match(value):
+                return value
+            if OPENVINO_DEVICE.match(value.upper()):
+                hint = f"; did you mean '{value.upper()}'?"
+            elif EDGETPU_DEVICE.match(value):
+                hint = " (that names an Edge TPU: detector.type auto or edgetpu)"
+            else:
+                hint = ""
+            raise ValueError(f"'{value}' is not an OpenVINO device: use CPU, GPU, GPU.N or AUTO{hint}")
+        if EDGETPU_DEVICE.match(value):
+            return value
+        hint = " (that names an OpenVINO device: set detector.type: openvino)" if OPENVINO_DEVICE.match(value) else ""
+        raise ValueError(f"'{value}' is not an Edge TPU device: use usb, usb:N, pci or pci:N{hint}")
 
 
 class ScheduleWindow(_Model):

@@ -1,4 +1,4 @@
-"""Detection: one narrow `Detector` interface; TFLite (CPU / Edge TPU) behind it."""
+"""Detection: one narrow `Detector` interface; TFLite models on LiteRT (CPU / Edge TPU) or OpenVINO behind it."""
 
 from app.detect.base import (
     Detector,
@@ -6,6 +6,7 @@ from app.detect.base import (
     DetectorInfo,
     EdgeTpuUnavailable,
     ModelError,
+    OpenVinoUnavailable,
     RuntimeUnavailable,
 )
 from app.detect.factory import open_detector
@@ -18,6 +19,7 @@ __all__ = [
     "EdgeTpuUnavailable",
     "ModelError",
     "ModelStore",
+    "OpenVinoUnavailable",
     "RuntimeUnavailable",
     "open_detector",
 ]

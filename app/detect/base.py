@@ -3,20 +3,22 @@
 DetectorError
  ├── RuntimeUnavailable   no TFLite runtime importable
  ├── EdgeTpuUnavailable   libedgetpu missing, or no TPU answered
- └── ModelError           model unknown, missing, unverified or unreadable
+ ├── OpenVinoUnavailable  openvino not installed, or its device absent or unusable
+ └── ModelError           model unknown, missing, unverified or unreadable (by the runtime asked for)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from app.domain import Detections
 
-Backend = Literal["cpu", "edgetpu"]
+Backend = Literal["cpu", "edgetpu"]  # a model variant in the manifest (what a runtime loads)
+DetectorBackend = Literal["cpu", "edgetpu", "openvino"]  # what runs it (openvino loads the cpu variant)
 Image = npt.NDArray[np.uint8]  # H x W x 3, BGR (OpenCV order)
 
 
@@ -34,14 +36,20 @@ class EdgeTpuUnavailable(DetectorError):
         self.short = short  # one line for status and logs
 
 
+class OpenVinoUnavailable(DetectorError):
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short  # one line for status and logs
+
+
 class ModelError(DetectorError):
     pass
 
 
 @dataclass(frozen=True, slots=True)
 class DetectorInfo:
-    backend: Backend
-    device: str | None  # Edge TPU device string, None on the CPU
+    backend: DetectorBackend
+    device: str | None  # Edge TPU device (usb:0...) or OpenVINO device (CPU, GPU...); None on LiteRT's CPU
     model: str  # manifest name[:variant] or the file path given
     model_file: str
     runtime: str  # e.g. "ai_edge_litert 2.3.0"
@@ -58,5 +66,35 @@ class Detector(Protocol):
     def info(self) -> DetectorInfo: ...
 
     def detect(self, image: Image, min_score: float = 0.0) -> Detections: ...
+
+    def close(self) -> None: ...
+
+
+class InferenceModel(Protocol):
+    """One loaded model file, plain numpy across its surface: what `TfliteDetector` needs of a
+    runtime (`tflite.TfliteModel` for LiteRT, `openvino.OpenVinoModel` for OpenVINO).
+
+    Outputs are described as dicts: `index` (what output()/output_view() take), `name`,
+    `shape` and `quantization` ((scale, zero point); scale 0.0 when not quantized)."""
+
+    runtime_name: str  # e.g. "ai_edge_litert 2.3.0"
+    input_shape: tuple[int, ...]
+    input_dtype: np.dtype[Any]
+    input_quantization: tuple[float, int]
+    outputs: list[dict[str, Any]]
+
+    def op_outputs(self, op_name: str) -> list[int] | None:
+        """Output indices of the first op called `op_name`, if the runtime can tell."""
+        ...
+
+    def run(self, tensor: npt.NDArray[Any]) -> None: ...
+
+    def output(self, index: int) -> npt.NDArray[Any]:
+        """A copy of output `index` after run()."""
+        ...
+
+    def output_view(self, index: int) -> npt.NDArray[Any]:
+        """Output `index` in place, valid only until the next run()."""
+        ...
 
     def close(self) -> None: ...

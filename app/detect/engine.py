@@ -4,6 +4,10 @@ One class for every model family; what differs is how outputs are decoded, chose
 the manifest's `family` (or, for a model given by path, from its outputs):
 - `ssd`: the TFLite_Detection_PostProcess layout (Coral's models, our person SSD);
 - `nanodet`: raw GFL heads, decoded and NMS'd in numpy (app/detect/nanodet.py).
+
+The .tflite file runs on LiteRT (`TfliteModel`, CPU or Edge TPU delegate) unless another
+runtime's model is handed in (`model=`, e.g. OpenVINO's); preprocess and decoders only see
+the narrow `InferenceModel` surface, so they are the same for every runtime.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.detect import nanodet, ssd
-from app.detect.base import Backend, DetectorInfo, Image, ModelError
+from app.detect.base import DetectorBackend, DetectorInfo, Image, InferenceModel, ModelError
 from app.detect.models import ModelSpec
 from app.detect.preprocess import make_input_spec, prepare
 from app.detect.tflite import TfliteModel
@@ -27,7 +31,7 @@ NANODET_STD = (57.375, 57.12, 58.395)
 
 
 # (model after invoke, min_score, frame width, frame height) → detections in frame pixels
-_Decoder = Callable[[TfliteModel, float, int, int], tuple[Detection, ...]]
+_Decoder = Callable[[InferenceModel, float, int, int], tuple[Detection, ...]]
 
 
 class TfliteDetector:
@@ -37,13 +41,16 @@ class TfliteDetector:
         self,
         spec: ModelSpec,
         *,
-        backend: Backend,
+        backend: DetectorBackend,
         device: str | None = None,
         delegate: Any = None,
         threads: int | None = None,
         note: str | None = None,
+        model: InferenceModel | None = None,
     ) -> None:
-        self._model = TfliteModel(spec.path, delegate=delegate, threads=threads)
+        """`model`: spec.path already loaded by another runtime (this detector then owns and
+        closes it; `delegate` and `threads` are LiteRT's and unused). Default: LiteRT."""
+        self._model = model if model is not None else TfliteModel(spec.path, delegate=delegate, threads=threads)
         try:
             spec = _resolve_family(spec, self._model)
             self._input = make_input_spec(
@@ -86,7 +93,7 @@ class TfliteDetector:
         self._model.close()
 
 
-def _resolve_family(spec: ModelSpec, model: TfliteModel) -> ModelSpec:
+def _resolve_family(spec: ModelSpec, model: InferenceModel) -> ModelSpec:
     """A model given by path: its family from its outputs, and that family's defaults."""
     if spec.family != "auto":
         return spec
@@ -100,12 +107,12 @@ def _resolve_family(spec: ModelSpec, model: TfliteModel) -> ModelSpec:
     return spec
 
 
-def _decoder(spec: ModelSpec, model: TfliteModel, input_size: tuple[int, int]) -> _Decoder:
+def _decoder(spec: ModelSpec, model: InferenceModel, input_size: tuple[int, int]) -> _Decoder:
     labels = spec.labels
     if spec.family == "ssd":
         o = ssd.map_outputs(model.outputs, model.op_outputs(ssd.POSTPROCESS_OP))
 
-        def decode_ssd(m: TfliteModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
+        def decode_ssd(m: InferenceModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
             return ssd.decode(
                 m.output(o.boxes),
                 m.output(o.classes),
@@ -123,7 +130,7 @@ def _decoder(spec: ModelSpec, model: TfliteModel, input_size: tuple[int, int]) -
         layout = nanodet.map_heads(model.outputs, classes, input_size)
         indices = [i for head in layout.heads for i in (head.scores, head.boxes)]
 
-        def decode_nanodet(m: TfliteModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
+        def decode_nanodet(m: InferenceModel, min_score: float, width: int, height: int) -> tuple[Detection, ...]:
             raw = {i: m.output_view(i) for i in indices}  # decoded before the next invoke
             return nanodet.decode(raw, layout, labels=labels, min_score=min_score, width=width, height=height)
 

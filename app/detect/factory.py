@@ -1,4 +1,5 @@
-"""Build the detector the config asks for: `edgetpu`, `cpu`, or `auto` (TPU if it loads)."""
+"""Build the detector the config asks for: `edgetpu`, `cpu`, `auto` (TPU if it loads), or
+`openvino` (Intel's runtime on an x86_64 box; LiteRT on the CPU, degraded, when it cannot run)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 from collections.abc import Sequence
 
 from app.config import DetectorConfig
-from app.detect.base import Backend, Detector, EdgeTpuUnavailable, ModelError
+from app.detect import openvino
+from app.detect.base import Backend, Detector, EdgeTpuUnavailable, ModelError, OpenVinoUnavailable
 from app.detect.devices import TpuDevice, list_tpus
 from app.detect.engine import TfliteDetector
 from app.detect.models import ModelSpec, ModelStore
@@ -20,7 +22,10 @@ DEFAULT_MODELS = ("coco", "person")  # SPEC: the COCO model for the backend, `pe
 
 
 def cpu_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Half the cores (1 to 4): the cameras' decoders need the rest. A second thread makes an
+    invoke ~25 % quicker for ~35 % more CPU time (XNNPACK's pool waits busily; measured on 2
+    cores, bench/RESULTS.md), so on a small box one thread does more detection per core."""
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 def open_detectors(
@@ -28,7 +33,7 @@ def open_detectors(
 ) -> list[Detector]:
     """One supervised detector per Edge TPU found at start when `detector.device` is unset and
     several are plugged in (the service shares the cameras out among them); else one."""
-    if config.type == "cpu" or config.device is not None:
+    if config.type in ("cpu", "openvino") or config.device is not None:
         return [open_supervised(config, store)]
     ready = [t for t in (list_tpus() if tpus is None else tpus) if t.ready]
     if len(ready) <= 1:
@@ -39,11 +44,14 @@ def open_detectors(
 
 def open_supervised(config: DetectorConfig, store: ModelStore | None = None) -> Detector:
     """For the running service: the Edge TPU with the CPU model standing by (see supervisor),
-    or just the CPU model when `type: cpu`. Raises DetectorError only when even the CPU
-    model cannot run."""
+    just the CPU model when `type: cpu`, OpenVINO when `type: openvino` (no TPU to watch over:
+    see _on_openvino). Raises DetectorError only when even the CPU model cannot run, or when
+    OpenVINO is asked to run a model it cannot read."""
     store = store if store is not None else ModelStore()
     if config.type == "cpu":
         return _on_cpu(config, store, note=None)
+    if config.type == "openvino":
+        return _on_openvino(config, store)
     fallback = _on_cpu(config, store, note=None)
     return SupervisedDetector(
         lambda: _on_edgetpu(config, store),
@@ -75,6 +83,8 @@ def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> Tf
     store = store if store is not None else ModelStore()
     if config.type == "cpu":
         return _on_cpu(config, store, note=None)
+    if config.type == "openvino":
+        return _on_openvino(config, store)
     if config.type == "edgetpu":
         delegate = load_edgetpu(config.device)
         spec = resolve_model(config, store, "edgetpu")
@@ -116,4 +126,23 @@ def _on_cpu(config: DetectorConfig, store: ModelStore, note: str | None) -> Tfli
         log.warning("detector: %s", note)
     detector = TfliteDetector(spec, backend="cpu", threads=cpu_threads(), note=note)
     log.info("detector: %s on %s (%s)", spec.name, detector.info.backend, detector.info.runtime)
+    return detector
+
+
+def _on_openvino(config: DetectorConfig, store: ModelStore) -> TfliteDetector:
+    """The CPU variant of the model on OpenVINO's `detector.device` (default CPU). When OpenVINO is
+    not installed or its device is absent or refuses the model, the box keeps detecting: the same
+    model on LiteRT, with the reason as its note (status: degraded). A model OpenVINO cannot read
+    at all (the person SSD) raises ModelError instead: that is the config to fix, not the box."""
+    device = config.device or openvino.DEFAULT_DEVICE
+    spec = resolve_model(config, store, "cpu")
+    store.verify(spec)
+    try:
+        model = openvino.OpenVinoModel(spec.path, device=device, threads=cpu_threads())
+    except OpenVinoUnavailable as exc:
+        log.warning("detector: %s", exc)
+        return _on_cpu(config, store, note=f"{exc.short}; running on the CPU (LiteRT)")
+    detector = TfliteDetector(spec, backend="openvino", device=device, model=model)
+    log.info("detector: %s on %s %s, running on %s (%s threads, %s)", spec.name, model.runtime_name, device,
+             "+".join(model.execution_devices), model.threads or "-", model.precision)  # fmt: skip
     return detector

@@ -103,6 +103,33 @@ def _try_delegate(rt: _Runtime, library: str, options: dict[str, str]) -> Any:
     return error
 
 
+@dataclass(frozen=True, slots=True)
+class TensorInfo:
+    """One tensor as a model file declares it."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    quantization: tuple[float, int]  # (scale, zero point); scale 0.0: not quantized
+
+
+def read_tensors(path: Path) -> tuple[TensorInfo, tuple[TensorInfo, ...]]:
+    """The file's input and outputs as it declares them, no tensors allocated (under 1 ms):
+    what another runtime reading the same file needs to know, e.g. what its int8 values mean."""
+    rt = runtime()
+    try:
+        interp = rt.interpreter(model_path=str(path))
+    except ValueError as exc:
+        raise ModelError(f"{path}: not a readable TFLite model ({exc})") from exc
+
+    def info(detail: dict[str, Any]) -> TensorInfo:
+        scale, zero_point = detail["quantization"]
+        shape = tuple(int(d) for d in detail["shape"])
+        return TensorInfo(str(detail["name"]), shape, np.dtype(detail["dtype"]), (float(scale), int(zero_point)))
+
+    return info(interp.get_input_details()[0]), tuple(info(d) for d in interp.get_output_details())
+
+
 class TfliteModel:
     """One interpreter with tensors allocated; plain numpy across its surface."""
 

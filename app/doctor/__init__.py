@@ -8,7 +8,7 @@ read by paho, and the rendered text is scrubbed of every configured secret as a 
 """
 
 from app.doctor.base import Check
-from app.doctor.detection import check_coral, check_libedgetpu, check_models, check_runtime
+from app.doctor.detection import check_coral, check_libedgetpu, check_models, check_openvino, check_runtime
 from app.doctor.environment import CameraProbes, check_broker, check_clock, check_disk, ntp_synchronized, probe_camera
 from app.doctor.report import cmd_doctor, config_secrets, render_json, render_text, run_checks
 from app.redact import scrub
@@ -22,6 +22,7 @@ __all__ = [
     "check_disk",
     "check_libedgetpu",
     "check_models",
+    "check_openvino",
     "check_runtime",
     "cmd_doctor",
     "config_secrets",

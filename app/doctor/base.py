@@ -19,7 +19,10 @@ MIN_YEAR = 2025  # older than this build: a Pi without an RTC boots at 1970 (or 
 _MARKS = {"ok": "[ OK ]", "warn": "[WARN]", "fail": "[FAIL]", "skip": "[SKIP]"}
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _MIB = 1 << 20
-_BACKENDS: dict[str, tuple[Backend, ...]] = {"cpu": ("cpu",), "edgetpu": ("edgetpu",), "auto": ("cpu", "edgetpu")}
+# The model variants each detector.type may load (openvino loads the CPU variant).
+_BACKENDS: dict[str, tuple[Backend, ...]] = {
+    "cpu": ("cpu",), "edgetpu": ("edgetpu",), "auto": ("cpu", "edgetpu"), "openvino": ("cpu",),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Checks of the detection stack: TFLite runtime, libedgetpu, Coral devices, model files."""
+"""Checks of the detection stack: TFLite runtime, OpenVINO (when asked for), libedgetpu, Coral
+devices, model files."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import os
 from pathlib import Path
 
 from app.config import DetectorConfig
-from app.detect import tflite
-from app.detect.base import ModelError, RuntimeUnavailable
+from app.detect import openvino, tflite
+from app.detect.base import ModelError, OpenVinoUnavailable, RuntimeUnavailable
 from app.detect.devices import TpuDevice
 from app.detect.factory import resolve_model
 from app.detect.models import ModelStore
@@ -33,6 +34,38 @@ def check_runtime(probe: Path | None = None) -> Check:
     return Check("runtime", "ok", runtime.name, details)
 
 
+def check_openvino(detector: DetectorConfig, store: ModelStore | None) -> Check:
+    """For detector.type openvino: OpenVINO imports, lists the configured device, and can read the
+    model (parsed only: nothing is compiled, no device is claimed). Each failure is one the service
+    survives on LiteRT, degraded, except an unreadable model, which stops it at start."""
+    device = detector.device or openvino.DEFAULT_DEVICE
+    details: dict[str, object] = {"detector.device": device}
+    try:
+        runtime = openvino.runtime()
+    except OpenVinoUnavailable as exc:
+        return Check("openvino", "fail", f"{exc}. Until then detection runs on the CPU (LiteRT)", details)
+    details["version"] = runtime.name.partition(" ")[2]
+    found = openvino.devices()
+    details["devices"] = found
+    if not openvino.is_present(device, list(found)):
+        why = openvino.absent(device, list(found))
+        return Check("openvino", "fail", f"{why}. Until then detection runs on the CPU (LiteRT)", details)
+    summary = f"{runtime.name}, {device}" + (f": {found[device]}" if device in found else "")
+    if store is None:
+        return Check("openvino", "ok", summary, details)
+    try:
+        spec = resolve_model(detector, store, "cpu")
+        store.verify(spec)
+    except ModelError:
+        return Check("openvino", "ok", summary, details)  # the models check says what is wrong with it
+    try:
+        openvino.check_model(spec.path)
+    except ModelError as exc:
+        return Check("openvino", "fail", str(exc), details)
+    details["reads"] = spec.path.name
+    return Check("openvino", "ok", f"{summary}; reads {spec.path.name}", details)
+
+
 def check_libedgetpu(detector: DetectorConfig) -> Check:
     library = os.environ.get(tflite.EDGETPU_LIBRARY_ENV, tflite.EDGETPU_LIBRARY)
     details: dict[str, object] = {"library": library, "detector.type": detector.type}
@@ -45,14 +78,14 @@ def check_libedgetpu(detector: DetectorConfig) -> Check:
             return Check("libedgetpu", "fail", f"not installed, and detector.type is edgetpu: {fix}", details)
         if detector.type == "auto":
             return Check("libedgetpu", "warn", f"not installed: detection runs on the CPU; {fix}", details)
-        return Check("libedgetpu", "skip", "not installed (not needed: detector.type is cpu)", details)
+        return Check("libedgetpu", "skip", f"not installed (not needed: detector.type is {detector.type})", details)
     return Check("libedgetpu", "ok", f"{library} loads", details)
 
 
 def check_coral(detector: DetectorConfig, devices: list[TpuDevice], dev_root: Path = Path("/dev")) -> Check:
     details: dict[str, object] = {"devices": [_describe(d) for d in devices]}
-    if detector.type == "cpu":
-        return Check("coral", "skip", f"{len(devices)} found; not used (detector.type is cpu)", details)
+    if detector.type in ("cpu", "openvino"):
+        return Check("coral", "skip", f"{len(devices)} found; not used (detector.type is {detector.type})", details)
     failing: Status = "fail" if detector.type == "edgetpu" else "warn"
     fallback = "" if detector.type == "edgetpu" else ": detection runs on the CPU"
     if not devices:

@@ -17,7 +17,14 @@ from app.detect.base import ModelError
 from app.detect.devices import list_tpus
 from app.detect.models import ModelStore
 from app.doctor.base import _MARKS, EXIT_BAD_CONFIG, EXIT_OK, EXIT_PROBLEMS, Check
-from app.doctor.detection import _runtime_probe, check_coral, check_libedgetpu, check_models, check_runtime
+from app.doctor.detection import (
+    _runtime_probe,
+    check_coral,
+    check_libedgetpu,
+    check_models,
+    check_openvino,
+    check_runtime,
+)
 from app.doctor.environment import CameraProbes, check_broker, check_clock, check_disk, ntp_synchronized
 from app.redact import MIN_SCRUB_LENGTH, scrub, url_secrets
 
@@ -39,6 +46,8 @@ def run_checks(
         runtime = check_runtime(_runtime_probe(opened))
         models = check_models(config.detector, opened, coral_found=coral_found)
     checks = [runtime, check_libedgetpu(config.detector), check_coral(config.detector, devices, dev_root), models]
+    if config.detector.type == "openvino":
+        checks.insert(1, check_openvino(config.detector, None if isinstance(opened, Check) else opened))
     broker = check_broker(config.mqtt, config.node_id)
     disk = check_disk(config.storage)
     clock = check_clock(datetime.now(UTC), ntp_synchronized(), resolve_zone(config.timezone).key)

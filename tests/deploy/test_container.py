@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import resource
 import shutil
@@ -356,6 +357,24 @@ def test_detect_inside_finds_the_person_as_the_venv_does(podman: Podman, contain
     assert [d["label"] for d in found["detections"]] == [d["label"] for d in expected["detections"]]
     for mine, theirs in zip(found["detections"], expected["detections"], strict=True):
         assert abs(mine["score"] - theirs["score"]) <= 0.05, (mine, theirs)
+
+
+@pytest.mark.image
+def test_openvino_runs_inside_on_x86_64_without_its_telemetry(podman: Podman, container: Running) -> None:
+    inside = podman("exec", container.name, "edgewatch", "detect", "/photos/astronaut.jpg", "--type", "openvino",
+                    "--json")  # fmt: skip
+    assert inside.returncode == 0, inside.stderr
+    found = json.loads(inside.stdout)
+    if platform.machine() != "x86_64":  # the image leaves OpenVINO out: LiteRT, saying why
+        assert found["backend"] == "cpu" and "OpenVINO is not installed" in inside.stderr, inside.stderr
+        return
+    assert found["backend"] == "openvino", inside.stderr
+    assert "person" in [d["label"] for d in found["detections"]], found
+    listed = podman(
+        "exec", container.name, "sh", "-c", "ls -A /var/lib/edgewatch; python3 -c 'import openvino_telemetry'"
+    )
+    assert "intel" not in listed.stdout.split(), listed.stdout  # no telemetry client id in the state volume
+    assert "No module named 'openvino_telemetry'" in listed.stderr, listed.stderr
 
 
 @pytest.mark.image

@@ -33,6 +33,7 @@ from tests.conftest import photo
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "deploy" / "install.sh"
 LOCK = ROOT / "deploy" / "requirements.lock"
+OPENVINO_LOCK = ROOT / "deploy" / "requirements-openvino.lock"  # installed too on amd64
 CACHE = ROOT / ".cache"
 CHROOT_TAR = CACHE / "chroot-bookworm.tar"
 CHROOT_KEY = CACHE / "chroot-bookworm.key"
@@ -164,23 +165,31 @@ def chroot_tarball() -> Path:
     return CHROOT_TAR
 
 
+def installed_locks() -> list[Path]:
+    """What the installer installs on this machine: the lock, and on amd64 the OpenVINO one."""
+    return [LOCK, OPENVINO_LOCK] if _dpkg_arch() == "amd64" else [LOCK]
+
+
 def wheels() -> Path:
-    """Every wheel of deploy/requirements.lock for this machine, from PyPI, checked against the
-    lock's hashes, once (the installer installs them with --require-hashes)."""
+    """Every wheel of the locks the installer installs here, from PyPI, checked against their
+    hashes, once (the installer installs them with --require-hashes)."""
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the chroot's Python is Debian bookworm's 3.11: its wheels must be fetched by a 3.11")
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
+    locks = installed_locks()
+    digest = hashlib.sha256(b"".join(lock.read_bytes() for lock in locks)).hexdigest()[:16]
     folder = CACHE / "deploy-wheels" / f"cp311-{platform.machine()}-{digest}"
     if (folder / ".complete").is_file():
         return folder
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
-    command += ["--require-hashes", "--only-binary=:all:", "-d", str(folder), "-r", str(LOCK)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-    if done.returncode != 0:
-        pytest.fail(f"pip download of the locked wheels failed:\n{done.stderr[-3000:]}")
+    for lock in locks:  # as the installer installs them: OpenVINO's lock with --no-deps
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+        command += ["--require-hashes", "--only-binary=:all:", "-d", str(folder), "-r", str(lock)]
+        command += ["--no-deps"] if lock == OPENVINO_LOCK else []
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+        if done.returncode != 0:
+            pytest.fail(f"pip download of the locked wheels ({lock.name}) failed:\n{done.stderr[-3000:]}")
     (folder / ".complete").touch()
     for stale in folder.parent.iterdir():  # wheels for an older lock
         if stale != folder and stale.is_dir():
@@ -392,6 +401,32 @@ def test_models_are_installed_verified_and_found_by_the_app(chroot: Chroot) -> N
     assert done.returncode == 0, _output(done)
     found = [d for d in json.loads(done.stdout)["detections"] if d["label"] == "person"]
     assert found and found[0]["score"] > 0.6, done.stdout  # the default COCO NanoDet: 0.73-0.75
+
+
+def test_openvino_is_installed_on_amd64_only_and_runs_the_model(chroot: Chroot) -> None:
+    site = chroot.path("/opt/edgewatch/venv/lib/python3.11/site-packages")
+    assert not list(site.glob("openvino_telemetry*")), "with it, importing OpenVINO sends usage data to Intel"
+    detect = ("runuser", "-u", "edgewatch", "--", "/opt/edgewatch/venv/bin/edgewatch", "detect", "/tmp/astronaut.jpg",
+              "--type", "openvino", "--json")  # fmt: skip
+    done = chroot.run(*detect)  # the bare chroot: no /proc, no /sys
+    assert done.returncode == 0, _output(done)
+    assert json.loads(done.stdout)["backend"] == "cpu", _output(done)  # LiteRT, saying why
+    if _dpkg_arch() != "amd64":  # arm64: never installed
+        assert "OpenVINO is not installed" in done.stderr, _output(done)
+        return
+    assert "OpenVINO cannot see the CPUs (no /proc or /sys)" in done.stderr, _output(done)
+    proc = chroot.path("/proc")
+    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)  # as on a real box
+    try:
+        done = chroot.run(*detect)
+    finally:
+        subprocess.run(["umount", str(proc)], check=True)
+    assert done.returncode == 0, _output(done)
+    result = json.loads(done.stdout)
+    assert result["backend"] == "openvino", _output(done)
+    found = [d for d in result["detections"] if d["label"] == "person"]
+    assert found and found[0]["score"] > 0.6, done.stdout
+    assert not chroot.path("/var/lib/edgewatch/intel").exists(), "OpenVINO wrote its telemetry id into HOME"
 
 
 def test_the_installed_package_carries_every_file_of_app(chroot: Chroot) -> None:

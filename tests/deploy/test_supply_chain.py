@@ -5,6 +5,7 @@ of test_install.py.)"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "deploy" / "install.sh"
 LOCK = ROOT / "deploy" / "requirements.lock"
+OPENVINO_LOCK = ROOT / "deploy" / "requirements-openvino.lock"
 DOCKERFILE = ROOT / "Dockerfile"
 # Google's packages.cloud.google.com/apt signing key ("Rapture Automatic Signing Key
 # (cloud-rapture-signing-key-2022-03-07-08_01_01.pub)", key id B53DC80D13EDEF05).
@@ -26,9 +28,9 @@ GOOGLE_APT_KEY = "A362B822F6DEDC652817EA46B53DC80D13EDEF05"
 LINUX = {"sys_platform": "linux", "platform_system": "Linux", "python_version": "3.11", "python_full_version": "3.11.2"}
 
 
-def locked() -> dict[str, tuple[str, list[str]]]:
+def locked(lock: Path = LOCK) -> dict[str, tuple[str, list[str]]]:
     """name -> (version, sha256 hashes) from the lock, requirement lines joined."""
-    text = re.sub(r"\\\n\s*", " ", LOCK.read_text(encoding="utf-8"))
+    text = re.sub(r"\\\n\s*", " ", lock.read_text(encoding="utf-8"))
     pins: dict[str, tuple[str, list[str]]] = {}
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0].strip()
@@ -56,6 +58,37 @@ def test_the_lock_pins_every_runtime_and_build_dependency_with_hashes() -> None:
     assert pins["backports-strenum"][0].startswith("1.2.")
 
 
+def test_the_openvino_lock_adds_openvino_for_x86_64_only_with_hashes() -> None:
+    main, extra = locked(), locked(OPENVINO_LOCK)
+    assert list(extra) == ["openvino"] and extra["openvino"][1], extra  # not openvino-telemetry
+    assert not set(main) & set(extra), "installed together: each package pinned in one lock only"
+    assert "openvino" not in main  # the Pi's install stays as it was
+    header = OPENVINO_LOCK.read_text(encoding="utf-8").splitlines()[1]
+    assert "-c deploy/requirements.lock" in header and "--python-platform x86_64-" in header, header
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (wanted,) = [Requirement(r) for r in project["project"]["optional-dependencies"]["openvino"]]
+    assert wanted.specifier.contains(extra["openvino"][0]), (wanted, extra["openvino"][0])
+    assert wanted.marker is not None
+    assert wanted.marker.evaluate({**LINUX, "platform_machine": "x86_64"})
+    assert not wanted.marker.evaluate({**LINUX, "platform_machine": "aarch64"})
+
+
+def test_the_main_lock_satisfies_what_the_installed_openvino_requires() -> None:
+    """numpy is pinned by the main lock only: the OpenVINO release locked must accept that pin."""
+    try:
+        requires = importlib.metadata.requires("openvino") or []
+        version = importlib.metadata.version("openvino")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("openvino is not installed here (x86_64 only)")
+    assert version == locked(OPENVINO_LOCK)["openvino"][0], "the dev venv has another openvino than the lock"
+    main = locked()
+    needs: dict[str, Requirement] = {canonicalize_name(r.name): r for r in map(Requirement, requires)}
+    assert set(needs) == {"numpy", "openvino-telemetry"}, needs  # what --no-deps leaves to the main lock, or out
+    assert needs["numpy"].specifier.contains(main["numpy"][0]), (needs["numpy"], main["numpy"][0])
+    with pytest.raises(ModuleNotFoundError):  # removed by deploy/dev.sh: it would send usage data
+        importlib.import_module("openvino_telemetry")
+
+
 def shell_words(path: Path) -> str:
     """The file with comments dropped and continuation lines joined."""
     text = re.sub(r"\\\n\s*", " ", path.read_text(encoding="utf-8"))
@@ -63,17 +96,30 @@ def shell_words(path: Path) -> str:
 
 
 def test_the_installer_and_the_container_build_install_nothing_unhashed() -> None:
-    for path, lock in ((INSTALL, '-r "$src/$LOCK"'), (DOCKERFILE, "-r deploy/requirements.lock")):
-        installs = [m.group(0) for m in re.finditer(r"pip\"? (?:install|wheel)\b[^\n&|]*", shell_words(path))]
+    for path, locks in (
+        (INSTALL, ('-r "$src/$LOCK"', '-r "$src/$OPENVINO_LOCK"')),
+        (DOCKERFILE, ("-r deploy/requirements.lock", "-r deploy/requirements-openvino.lock")),
+    ):
+        installs = [m.group(0) for m in re.finditer(r"pip\"? (?:install|wheel)\b[^\n&|;]*", shell_words(path))]
         assert installs, path
         for command in installs:
-            hashed = "--require-hashes" in command and "--only-binary=:all:" in command and lock in command
+            hashed = "--require-hashes" in command and "--only-binary=:all:" in command
+            hashed = hashed and any(lock in command for lock in locks)
+            if locks[1] in command:  # OpenVINO without its telemetry: its only other need is numpy
+                assert "--no-deps" in command and locks[0] not in command, f"{path.name}: {command}"
             own_wheel = "--no-deps" in command and "--no-index" in command  # the app itself, nothing fetched
             assert hashed or own_wheel, f"{path.name}: {command}"
             if "wheel" in command.split() or '"$work/src"' in command:
                 assert "--no-build-isolation" in command, f"{path.name} builds with unhashed build tools: {command}"
     assert 'readonly LOCK="deploy/requirements.lock"' in INSTALL.read_text(encoding="utf-8")
-    assert "COPY deploy/requirements.lock deploy/" in DOCKERFILE.read_text(encoding="utf-8")
+    assert 'readonly OPENVINO_LOCK="deploy/requirements-openvino.lock"' in INSTALL.read_text(encoding="utf-8")
+    docker = shell_words(DOCKERFILE)
+    assert "COPY deploy/requirements.lock deploy/requirements-openvino.lock deploy/" in docker
+    flat = " ".join(docker.split())
+    assert (
+        '[ "$OPENVINO" = yes ] && [ "$(uname -m)" = x86_64 ]; then /opt/edgewatch/venv/bin/pip install --no-deps'
+        in flat
+    )
 
 
 def test_the_pinned_coral_key_is_googles_and_the_container_build_checks_it_the_same_way() -> None:
