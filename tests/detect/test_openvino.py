@@ -149,22 +149,16 @@ def _agree(a: tuple[Detection, ...], b: tuple[Detection, ...], floor: float, nam
         assert twin.box.iou(d.box) >= 0.9, (name, d, twin)
 
 
+@pytest.mark.parametrize(("ov", "lite"), [("ov_int8", "detector"), ("ov_float", "lite_float")])
 @pytest.mark.parametrize("name", PHOTOS)
-def test_openvino_and_litert_agree_on_real_photos_int8(
-    name: str, ov_int8: TfliteDetector, detector: TfliteDetector
+def test_openvino_and_litert_agree_on_real_photos(
+    name: str, ov: str, lite: str, request: pytest.FixtureRequest
 ) -> None:
+    """The same model file on both runtimes (int8: the default; float), the same photo."""
+    ours_detector: TfliteDetector = request.getfixturevalue(ov)
+    their_detector: TfliteDetector = request.getfixturevalue(lite)
     image = a_photo(name)
-    ours, theirs = ov_int8.detect(image, 0.3).items, detector.detect(image, 0.3).items
-    _agree(theirs, ours, 0.4, name)
-    _agree(ours, theirs, 0.4, name)
-
-
-@pytest.mark.parametrize("name", PHOTOS)
-def test_openvino_and_litert_agree_on_real_photos_float(
-    name: str, ov_float: TfliteDetector, lite_float: TfliteDetector
-) -> None:
-    image = a_photo(name)
-    ours, theirs = ov_float.detect(image, 0.3).items, lite_float.detect(image, 0.3).items
+    ours, theirs = ours_detector.detect(image, 0.3).items, their_detector.detect(image, 0.3).items
     _agree(theirs, ours, 0.4, name)
     _agree(ours, theirs, 0.4, name)
 
