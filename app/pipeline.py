@@ -41,9 +41,9 @@ _PART = 0.85  # a box this much inside another is a part of it
 # A confirmed object counts as in view while seen this recently (a passer-by may hide it for a
 # moment), or while it stands still (a parked car behind a passer-by is still there).
 IN_VIEW_FOR = 2.0
-# A stationary object nothing moves over is looked for this often (Frigate: every ~50 frames),
-# not on every frame: a parked car would cost an invoke a frame. Well under the tracker's
-# stationary_max_age (30 s), so one or two missed looks never end it.
+# A stationary object that nothing stirs (Tracker.watch) is looked for this often (Frigate: every
+# ~50 frames), not on every frame: a parked car would cost an invoke a frame. Well under the
+# tracker's stationary_max_age (30 s), so one or two missed looks never end it.
 RECHECK_STILL = 10.0
 
 
@@ -91,7 +91,7 @@ class CameraPipeline:
         recheck_still: float = RECHECK_STILL,
     ) -> None:
         """`objects`: what to track and how sure to be; default: `ObjectFilter.default()`.
-        `recheck_still`: seconds between looks at a stationary object nothing moves over."""
+        `recheck_still`: seconds between looks at a stationary object that nothing stirs."""
         self.name = name
         self._config = config
         self._detect = detect

@@ -93,7 +93,7 @@ class TrackerUpdate:
 class Watch:
     """Where the live tracks are expected: the boxes to look at on this frame."""
 
-    moving: tuple[Box, ...]  # moving tracks, and still ones that something moves over
+    moving: tuple[Box, ...]  # moving tracks, and stationary ones that motion covers a quarter of
     due: tuple[Box, ...]  # stationary tracks due for their periodic re-check
 
 
