@@ -24,9 +24,10 @@
 #   OPENVINO    yes (default) or no. With yes, an x86_64 image also gets the OpenVINO backend
 #               (detector.type: openvino) from deploy/requirements-openvino.lock, hash-pinned like the
 #               rest and installed with --no-deps (never openvino-telemetry, with which importing
-#               OpenVINO sends usage data to Intel); an arm64 image never gets it. An Intel GPU (device: GPU) also needs the host's
-#               /dev/dri/renderD128 passed in (--device, --group-add the render group) and Intel's
-#               compute runtime (intel-opencl-icd), which this image does not carry.
+#               OpenVINO sends usage data to Intel); an arm64 image never gets it. An Intel GPU
+#               (device: GPU) also needs the host's /dev/dri/renderD128 passed in (--device,
+#               --group-add the render group) and Intel's compute runtime (intel-opencl-icd), which
+#               this image does not carry.
 #
 # Without a container registry, from Debian's packages only (podman; the Debian mirror and PyPI
 # are all the build needs with MODELS=context, plus the npm registry with MODELS=build):
