@@ -122,12 +122,14 @@ def read_tensors(path: Path) -> tuple[TensorInfo, tuple[TensorInfo, ...]]:
     except ValueError as exc:
         raise ModelError(f"{path}: not a readable TFLite model ({exc})") from exc
 
-    def info(detail: dict[str, Any]) -> TensorInfo:
-        scale, zero_point = detail["quantization"]
-        shape = tuple(int(d) for d in detail["shape"])
-        return TensorInfo(str(detail["name"]), shape, np.dtype(detail["dtype"]), (float(scale), int(zero_point)))
+    return _info(interp.get_input_details()[0]), tuple(_info(d) for d in interp.get_output_details())
 
-    return info(interp.get_input_details()[0]), tuple(info(d) for d in interp.get_output_details())
+
+def _info(detail: dict[str, Any]) -> TensorInfo:
+    """A runtime's tensor details → plain values."""
+    scale, zero_point = detail["quantization"]
+    shape = tuple(int(d) for d in detail["shape"])
+    return TensorInfo(str(detail["name"]), shape, np.dtype(detail["dtype"]), (float(scale), int(zero_point)))
 
 
 class TfliteModel:
@@ -154,20 +156,17 @@ class TfliteModel:
             raise ModelError(f"{path}: not a readable TFLite model ({exc})") from exc
         self._delegate = delegate  # keep it alive as long as the interpreter
         detail = self._interp.get_input_details()[0]
+        declared = _info(detail)
         self.input_index: int = int(detail["index"])
-        self.input_shape: tuple[int, ...] = tuple(int(d) for d in detail["shape"])
-        self.input_dtype: np.dtype[Any] = np.dtype(detail["dtype"])
-        scale, zero_point = detail["quantization"]
-        self.input_quantization: tuple[float, int] = (float(scale), int(zero_point))
-        self.outputs: list[dict[str, Any]] = [
-            {
-                "index": int(d["index"]),
-                "name": str(d["name"]),
-                "shape": tuple(int(x) for x in d["shape"]),
-                "quantization": (float(d["quantization"][0]), int(d["quantization"][1])),
-            }
-            for d in self._interp.get_output_details()
-        ]
+        self.input_shape: tuple[int, ...] = declared.shape
+        self.input_dtype: np.dtype[Any] = declared.dtype
+        self.input_quantization: tuple[float, int] = declared.quantization
+        self.outputs: list[dict[str, Any]] = []
+        for d in self._interp.get_output_details():
+            out = _info(d)
+            self.outputs.append(
+                {"index": int(d["index"]), "name": out.name, "shape": out.shape, "quantization": out.quantization}
+            )
 
     def op_outputs(self, op_name: str) -> list[int] | None:
         """Output tensor indices of the first op called `op_name`, if the runtime tells."""
