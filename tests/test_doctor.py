@@ -375,8 +375,7 @@ def test_the_edgewatch_command_runs_doctor(tmp_path: Path, person_clip: ClipInfo
     usage = subprocess.run(
         [sys.executable, "-m", "app", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
-    if "doctor" not in usage.stdout:
-        pytest.skip("`doctor` is not wired into app/cli.py yet")
+    assert "doctor" in usage.stdout, usage.stdout
     config = write(
         tmp_path,
         f"cameras: {{door: {{source: {person_clip.path}}}}}\ndetector: {{type: cpu}}\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import getpass
 import io
 import os
@@ -172,18 +171,6 @@ def edgewatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
-@functools.cache
-def cli_has_passwd() -> bool:
-    return "passwd" in edgewatch("--help").stdout
-
-
-@pytest.fixture
-def wired() -> None:
-    if not cli_has_passwd():
-        pytest.skip("app.cli has no `passwd` verb yet")
-
-
-@pytest.mark.usefixtures("wired")
 def test_subprocess_sets_the_password_and_refuses_weak_ones(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     weak = edgewatch("passwd", "--config", str(config), "--stdin", stdin="password123\n")

@@ -45,7 +45,7 @@ def parked_frames(clip: ClipInfo) -> list[int]:
 def coco() -> Iterator[Detector]:
     store = ModelStore(ROOT / "models")
     if not store.is_present(store.spec("coco", "cpu")):
-        pytest.skip("the coco model is not built: run `make models`")
+        pytest.fail("the coco model is not built: run `bash deploy/dev.sh setup`")
     det = open_detector(DetectorConfig(type="cpu", model="coco"), store)
     yield det
     det.close()

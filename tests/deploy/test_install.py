@@ -69,12 +69,9 @@ DEFAULT_PASSWORD = re.compile(
 
 
 def require_tool(name: str) -> None:
-    """Skip without the tool (Debian package of the same name), but never silently on CI."""
+    """Fail without the tool: deploy/packages-dev.txt installs it, so missing is a broken set-up."""
     if shutil.which(name) is None:
-        reason = f"{name} is not installed (Debian package {name}, listed in deploy/packages-dev.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        pytest.fail(f"{name} is not installed (Debian package {name}, listed in deploy/packages-dev.txt)")
 
 
 # ---------------------------------------------------------------------------------------------
