@@ -120,7 +120,7 @@ def compare(detectors: list[TfliteDetector], names: list[str], frame: np.ndarray
             times[k]["detect"].append((t3 - t2) * 1000)
     print(f"same run, {rounds} interleaved rounds (order alternating), medians:")
     for k, (d, name) in enumerate(zip(detectors, names, strict=True)):
-        shape = "x".join(str(v) for v in d._model.input_shape)
+        shape = "x".join(str(v) for v in d._model.input.shape)
         found = ", ".join(f"{x.label} {x.score:.2f}" for x in d.detect(frame, floor).items)
         print(f"  [{k}] {name} (input {shape}): {found}")
     print(f"  {'':8s}" + "".join(f"{f'[{k}]':>10s}" for k in range(len(detectors))) + "   [1]/[0]")

@@ -12,6 +12,7 @@ from pathlib import Path
 from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.detect.supervisor import SupervisedDetector
+from app.detect.timeouts import DetectTimeouts
 from app.service import Service
 from app.store import Store
 from tests.detect.test_supervisor import FakeTpu, Shared
@@ -39,7 +40,9 @@ def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
         tpus.append(FakeTpu())
         return tpus[-1]
 
-    supervised = SupervisedDetector(open_tpu, Shared(detector), present=lambda: plugged["now"], hang_s=1.0, probe_s=0.5)
+    supervised = SupervisedDetector(
+        open_tpu, Shared(detector), present=lambda: plugged["now"], timeouts=DetectTimeouts(hang_s=1.0), probe_s=0.5
+    )
     topic = "edgewatch/garage-pi"
     with (
         subscriber(broker, f"{topic}/#") as sub,

@@ -59,6 +59,27 @@ class DetectorInfo:
     labels: frozenset[str] = frozenset()  # every class the model can report; empty: not known
 
 
+@dataclass(frozen=True, slots=True)
+class TensorInfo:
+    """One tensor of a loaded model, as plain values: made from the runtime's details at its
+    boundary (tflite.py), so no vendor dict travels further."""
+
+    index: int  # the runtime's handle for it (LiteRT's tensor index; OpenVINO's output position)
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    quantization: tuple[float, int]  # (scale, zero point); scale 0.0: not quantized
+
+    def __post_init__(self) -> None:
+        if self.quantization[0] < 0 or any(d < 0 for d in self.shape):
+            raise ValueError(f"tensor {self.name}: shape {list(self.shape)}, quantization {self.quantization}")
+
+    @property
+    def quantized(self) -> tuple[float, int] | None:
+        """(scale, zero point) when the values are quantized; None for real-valued ones."""
+        return self.quantization if self.quantization[0] != 0.0 else None
+
+
 class Detector(Protocol):
     """Finds objects in one BGR frame; boxes come back in that frame's pixels."""
 
@@ -72,16 +93,12 @@ class Detector(Protocol):
 
 class InferenceModel(Protocol):
     """One loaded model file, plain numpy across its surface: what `TfliteDetector` needs of a
-    runtime (`tflite.TfliteModel` for LiteRT, `openvino.OpenVinoModel` for OpenVINO).
-
-    Outputs are described as dicts: `index` (what output()/output_view() take), `name`,
-    `shape` and `quantization` ((scale, zero point); scale 0.0 when not quantized)."""
+    runtime (`tflite.TfliteModel` for LiteRT, `openvino.OpenVinoModel` for OpenVINO). Its tensors
+    are described by `TensorInfo`; an output's `index` is what output()/output_view() take."""
 
     runtime_name: str  # e.g. "ai_edge_litert 2.3.0"
-    input_shape: tuple[int, ...]
-    input_dtype: np.dtype[Any]
-    input_quantization: tuple[float, int]
-    outputs: list[dict[str, Any]]
+    input: TensorInfo
+    outputs: tuple[TensorInfo, ...]
 
     def op_outputs(self, op_name: str) -> list[int] | None:
         """Output indices of the first op called `op_name`, if the runtime can tell."""

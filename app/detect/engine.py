@@ -53,14 +53,7 @@ class TfliteDetector:
         self._model = model if model is not None else TfliteModel(spec.path, delegate=delegate, threads=threads)
         try:
             spec = _resolve_family(spec, self._model)
-            self._input = make_input_spec(
-                self._model.input_shape,
-                self._model.input_dtype,
-                self._model.input_quantization,
-                spec.mean,
-                spec.std,
-                order=spec.order,
-            )
+            self._input = make_input_spec(self._model.input, spec.mean, spec.std, order=spec.order)
             self._decode = _decoder(spec, self._model, (self._input.width, self._input.height))
             self.labels = spec.labels
         except ModelError:

@@ -1,11 +1,16 @@
 """Build the detector the config asks for: `edgetpu`, `cpu`, `auto` (TPU if it loads), or
-`openvino` (Intel's runtime on an x86_64 box; LiteRT on the CPU, degraded, when it cannot run)."""
+`openvino` (Intel's runtime on an x86_64 box; LiteRT on the CPU, degraded, when it cannot run).
+
+One path, `open_detector`: what each type falls back to is decided there, for a one-shot
+command and for the service (`supervise`) alike; `open_supervised` and `open_detectors` (one
+per Edge TPU) are the service's names for it."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Sequence
+from typing import Literal, overload
 
 from app.config import DetectorConfig
 from app.detect import openvino
@@ -13,7 +18,7 @@ from app.detect.base import Backend, Detector, EdgeTpuUnavailable, ModelError, O
 from app.detect.devices import TpuDevice, list_tpus
 from app.detect.engine import TfliteDetector
 from app.detect.models import ModelSpec, ModelStore
-from app.detect.supervisor import SupervisedDetector
+from app.detect.supervisor import SupervisedDetector, unavailable
 from app.detect.tflite import load_edgetpu
 
 log = logging.getLogger(__name__)
@@ -43,23 +48,51 @@ def open_detectors(
 
 
 def open_supervised(config: DetectorConfig, store: ModelStore | None = None) -> Detector:
-    """For the running service: the Edge TPU with the CPU model standing by (see supervisor),
-    just the CPU model when `type: cpu`, OpenVINO when `type: openvino` (no TPU to watch over:
-    see _on_openvino). Raises DetectorError only when even the CPU model cannot run, or when
-    OpenVINO is asked to run a model it cannot read."""
+    """For the running service: `open_detector(config, store, supervise=True)`."""
+    return open_detector(config, store, supervise=True)
+
+
+@overload
+def open_detector(
+    config: DetectorConfig, store: ModelStore | None = None, *, supervise: Literal[False] = False
+) -> TfliteDetector: ...
+
+
+@overload
+def open_detector(config: DetectorConfig, store: ModelStore | None = None, *, supervise: Literal[True]) -> Detector: ...
+
+
+def open_detector(config: DetectorConfig, store: ModelStore | None = None, *, supervise: bool = False) -> Detector:
+    """The one way from `detector:` to a detector. One-shot (`edgewatch detect`, replay, benches)
+    decides once; `supervise` (the service) keeps deciding while it runs (app/detect/supervisor.py):
+
+        type      not available                 one-shot                 supervise
+        cpu       -                             CPU                      CPU
+        openvino  OpenVINO or its device        CPU (LiteRT), with why   the same
+        auto      the Edge TPU or its model     CPU, with why            CPU, quietly until a TPU
+                                                                         has been seen; TPU when plugged in
+        edgetpu   the Edge TPU or its model     DetectorError (the fix)  CPU, degraded; TPU when back
+
+    Raises DetectorError when even the CPU model cannot run, or OpenVINO cannot read the model."""
     store = store if store is not None else ModelStore()
     if config.type == "cpu":
         return _on_cpu(config, store, note=None)
     if config.type == "openvino":
         return _on_openvino(config, store)
-    fallback = _on_cpu(config, store, note=None)
-    return SupervisedDetector(
-        lambda: _on_edgetpu(config, store),
-        fallback,
-        present=lambda: tpu_present(config.device),
-        quiet_absence=config.type == "auto",
-        device=config.device,
-    )
+    if supervise:  # the CPU model loaded up front, standing by for the frame a failing TPU drops
+        return SupervisedDetector(
+            lambda: _on_edgetpu(config, store),
+            _on_cpu(config, store, note=None),
+            present=lambda: tpu_present(config.device),
+            quiet_absence=config.type == "auto",
+            device=config.device,
+        )
+    try:
+        return _on_edgetpu(config, store)
+    except (EdgeTpuUnavailable, ModelError) as exc:
+        if config.type == "edgetpu":
+            raise  # asked for by name: say why it cannot run rather than run elsewhere
+        return _on_cpu(config, store, note=f"{unavailable(exc)}; running on the CPU")
 
 
 def tpu_present(device: str | None) -> bool:
@@ -76,31 +109,6 @@ def _on_edgetpu(config: DetectorConfig, store: ModelStore) -> TfliteDetector:
         del delegate  # release the TPU for other processes
         raise
     return TfliteDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
-
-
-def open_detector(config: DetectorConfig, store: ModelStore | None = None) -> TfliteDetector:
-    """Raise DetectorError (with what to do) when the asked-for detector cannot run."""
-    store = store if store is not None else ModelStore()
-    if config.type == "cpu":
-        return _on_cpu(config, store, note=None)
-    if config.type == "openvino":
-        return _on_openvino(config, store)
-    if config.type == "edgetpu":
-        delegate = load_edgetpu(config.device)
-        spec = resolve_model(config, store, "edgetpu")
-        store.verify(spec)
-        return TfliteDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
-    try:
-        delegate = load_edgetpu(config.device)
-    except EdgeTpuUnavailable as exc:
-        return _on_cpu(config, store, note=f"{exc.short}; running on the CPU")
-    try:
-        spec = resolve_model(config, store, "edgetpu")
-        store.verify(spec)
-        return TfliteDetector(spec, backend="edgetpu", device=config.device or "first", delegate=delegate)
-    except ModelError as exc:
-        del delegate  # release the TPU for other processes
-        return _on_cpu(config, store, note=f"Edge TPU found but not usable: {exc}; running on the CPU")
 
 
 def resolve_model(config: DetectorConfig, store: ModelStore, backend: Backend) -> ModelSpec:

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from app.detect.base import ModelError
+from app.detect.base import ModelError, TensorInfo
 from app.domain import Box, Detection
 
 NMS_IOU = 0.6
@@ -58,33 +58,32 @@ class Layout:
     input_size: tuple[int, int]  # width, height
 
 
-def is_nanodet(outputs: Sequence[Mapping[str, Any]]) -> bool:
+def is_nanodet(outputs: Sequence[TensorInfo]) -> bool:
     """Do these outputs look like NanoDet heads (pairs of [1, N, *] per square grid)?"""
-    shapes = [tuple(o["shape"]) for o in outputs]
+    shapes = [o.shape for o in outputs]
     if not shapes or len(shapes) % 2 or any(len(s) != 3 or s[0] != 1 for s in shapes):
         return False
     counts = sorted({s[1] for s in shapes})
     return len(counts) == len(shapes) // 2 and all(math.isqrt(n) ** 2 == n for n in counts)
 
 
-def map_heads(outputs: Sequence[Mapping[str, Any]], classes: int, input_size: tuple[int, int]) -> Layout:
+def map_heads(outputs: Sequence[TensorInfo], classes: int, input_size: tuple[int, int]) -> Layout:
     """Pair each stride's scores and boxes tensors; `classes` = the label map's size."""
     width, height = input_size
-    by_count: dict[int, list[Mapping[str, Any]]] = {}
+    by_count: dict[int, list[TensorInfo]] = {}
     for o in outputs:
-        shape = tuple(o["shape"])
-        if len(shape) != 3 or shape[0] != 1:
-            raise ModelError(f"not a NanoDet model: output {o['name']} has shape {list(shape)}")
-        by_count.setdefault(int(shape[1]), []).append(o)
+        if len(o.shape) != 3 or o.shape[0] != 1:
+            raise ModelError(f"not a NanoDet model: output {o.name} has shape {list(o.shape)}")
+        by_count.setdefault(o.shape[1], []).append(o)
     heads: list[Head] = []
     bins: set[int] = set()
     for n, pair in sorted(by_count.items(), reverse=True):
         if len(pair) != 2:
             raise ModelError(f"not a NanoDet model: {len(pair)} outputs with {n} anchors (expected scores and boxes)")
-        scores = [o for o in pair if int(o["shape"][2]) == classes]
-        boxes = [o for o in pair if int(o["shape"][2]) != classes and int(o["shape"][2]) % 4 == 0]
+        scores = [o for o in pair if o.shape[2] == classes]
+        boxes = [o for o in pair if o.shape[2] != classes and o.shape[2] % 4 == 0]
         if len(scores) != 1 or len(boxes) != 1:
-            widths = [int(o["shape"][2]) for o in pair]
+            widths = [o.shape[2] for o in pair]
             raise ModelError(
                 f"cannot tell class scores from boxes among outputs of widths {widths} "
                 f"with a {classes}-label map (the scores' width must equal the label count)"
@@ -93,22 +92,13 @@ def map_heads(outputs: Sequence[Mapping[str, Any]], classes: int, input_size: tu
         if grid * grid != n or width % grid or height % grid or width // grid != height // grid:
             raise ModelError(f"{n} anchors is not a square grid over a {width}x{height} input")
         stride = width // grid
-        bins.add(int(boxes[0]["shape"][2]) // 4)
+        bins.add(boxes[0].shape[2] // 4)
         j = np.arange(n)
         centres = np.stack([(j % grid + 0.5) * stride, (j // grid + 0.5) * stride], axis=1).astype(np.float32)
-        heads.append(
-            Head(stride, int(scores[0]["index"]), int(boxes[0]["index"]), _quant(scores[0]), _quant(boxes[0]), centres)
-        )
+        heads.append(Head(stride, scores[0].index, boxes[0].index, scores[0].quantized, boxes[0].quantized, centres))
     if len(bins) != 1:
         raise ModelError(f"box outputs disagree on the number of bins: {sorted(bins)}")
     return Layout(tuple(heads), classes, bins.pop(), input_size)
-
-
-def _quant(output: Mapping[str, Any]) -> tuple[float, int] | None:
-    q = output.get("quantization")
-    if not q or float(q[0]) == 0.0:
-        return None
-    return float(q[0]), int(q[1])
 
 
 def decode(

@@ -31,7 +31,7 @@ import importlib.metadata
 import importlib.util
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.detect.base import ModelError, OpenVinoUnavailable
+from app.detect.base import ModelError, OpenVinoUnavailable, TensorInfo
 from app.detect.tflite import read_tensors
 
 PACKAGE = "openvino"  # the module imported; a test points it at a missing one
@@ -163,20 +163,19 @@ class OpenVinoModel:
         self._request: Any = self._compiled.create_infer_request()
         self._tensor = rt.ov.Tensor
         (port,) = self._compiled.inputs
-        self.input_shape: tuple[int, ...] = tuple(int(d) for d in port.get_shape())
-        self.input_dtype: np.dtype[Any] = _dtype(port, declared_input.dtype, path)
-        self.input_quantization: tuple[float, int] = declared_input.quantization
+        # The file's TensorInfo with OpenVINO's index and shape: its dtype is checked to be the
+        # file's, and its quantization is the file's (OpenVINO does not export it).
+        self.input: TensorInfo = replace(
+            declared_input, index=0, shape=_shape(port), dtype=_dtype(port, declared_input.dtype, path)
+        )
         by_name = {t.name: t for t in declared_outputs}
-        self.outputs: list[dict[str, Any]] = []
+        outputs: list[TensorInfo] = []
         for index, out in enumerate(self._compiled.outputs):
             declared = next((by_name[n] for n in out.get_names() if n in by_name), None)
             if declared is None:
                 raise ModelError(f"{path}: OpenVINO's output {out.get_any_name()} is not one the file declares")
-            _dtype(out, declared.dtype, path)
-            shape = tuple(int(d) for d in out.get_shape())
-            self.outputs.append(
-                {"index": index, "name": declared.name, "shape": shape, "quantization": declared.quantization}
-            )
+            outputs.append(replace(declared, index=index, shape=_shape(out), dtype=_dtype(out, declared.dtype, path)))
+        self.outputs: tuple[TensorInfo, ...] = tuple(outputs)
 
     @property
     def execution_devices(self) -> list[str]:
@@ -239,6 +238,10 @@ def _reason(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines()]
     useful = [line for line in lines if line and not line.startswith(("Exception from", "Check '"))]
     return " ".join(useful) or str(exc).strip()
+
+
+def _shape(port: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in port.get_shape())
 
 
 def _dtype(port: Any, declared: np.dtype[Any], path: Path) -> np.dtype[Any]:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from app.detect.base import Image, ModelError
+from app.detect.base import Image, ModelError, TensorInfo
 
 ChannelOrder = Literal["rgb", "bgr"]
 Layout = Literal["nhwc", "nchw"]
@@ -42,15 +42,14 @@ class InputSpec:
 
 
 def make_input_spec(
-    shape: tuple[int, ...],
-    dtype: np.dtype[Any],
-    quantization: tuple[float, int],
+    tensor: TensorInfo,
     mean: float | tuple[float, ...],
     std: float | tuple[float, ...],
     *,
     order: ChannelOrder = "rgb",
 ) -> InputSpec:
-    """The input tensor's geometry and value mapping; the layout follows from `shape`."""
+    """The input tensor's geometry and value mapping; the layout follows from its shape."""
+    shape, dtype = tensor.shape, tensor.dtype
     if len(shape) != 4 or shape[0] != 1 or 3 not in (shape[1], shape[3]):
         raise ModelError(f"expected a [1, H, W, 3] or [1, 3, H, W] input, got {list(shape)}")
     layout: Layout = "nhwc" if shape[3] == 3 else "nchw"
@@ -62,7 +61,7 @@ def make_input_spec(
     if dtype == np.float32:
         lut: npt.NDArray[Any] | None = values.astype(np.float32)
     elif dtype in (np.uint8, np.int8):
-        scale, zero_point = quantization
+        scale, zero_point = tensor.quantization
         if scale <= 0:
             raise ModelError("quantized input without a scale")
         info = np.iinfo(dtype)

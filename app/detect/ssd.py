@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.detect.base import ModelError
+from app.detect.base import ModelError, TensorInfo
 from app.domain import Box, Detection
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
@@ -32,9 +32,9 @@ class SsdOutputs:
     count: int
 
 
-def map_outputs(outputs: Sequence[Mapping[str, Any]], op_outputs: Sequence[int] | None) -> SsdOutputs:
+def map_outputs(outputs: Sequence[TensorInfo], op_outputs: Sequence[int] | None) -> SsdOutputs:
     """Find boxes/classes/scores/count among a model's output tensors."""
-    indices = {int(o["index"]) for o in outputs}
+    indices = {o.index for o in outputs}
     if op_outputs is not None and len(op_outputs) == 4 and set(op_outputs) <= indices:
         return SsdOutputs(*op_outputs)
     by_name = _by_name(outputs)
@@ -43,16 +43,15 @@ def map_outputs(outputs: Sequence[Mapping[str, Any]], op_outputs: Sequence[int] 
     return _by_shape(outputs)
 
 
-def _by_name(outputs: Sequence[Mapping[str, Any]]) -> SsdOutputs | None:
+def _by_name(outputs: Sequence[TensorInfo]) -> SsdOutputs | None:
     found: dict[str, int] = {}
     suffix = re.compile(re.escape(POSTPROCESS_OP) + r"(?::(\d))?$")
     for o in outputs:
-        name = str(o["name"])
-        match = suffix.search(name)
+        match = suffix.search(o.name)
         if match:  # TF1 export: output k of the op is named ...:k
-            found[("boxes", "classes", "scores", "count")[int(match.group(1) or 0)]] = int(o["index"])
+            found[("boxes", "classes", "scores", "count")[int(match.group(1) or 0)]] = o.index
             continue
-        lower = name.lower()
+        lower = o.name.lower()
         for role, words in (
             ("boxes", ("box",)),
             ("classes", ("class",)),
@@ -60,23 +59,23 @@ def _by_name(outputs: Sequence[Mapping[str, Any]]) -> SsdOutputs | None:
             ("count", ("num", "count")),
         ):
             if any(w in lower for w in words):
-                found.setdefault(role, int(o["index"]))
+                found.setdefault(role, o.index)
                 break
     if len(found) == 4:
         return SsdOutputs(found["boxes"], found["classes"], found["scores"], found["count"])
     return None
 
 
-def _by_shape(outputs: Sequence[Mapping[str, Any]]) -> SsdOutputs:
-    boxes = [o for o in outputs if len(o["shape"]) == 3 and o["shape"][-1] == 4]
-    count = [o for o in outputs if tuple(o["shape"]) in ((1,), ())]
-    pairs = [o for o in outputs if len(o["shape"]) == 2]
+def _by_shape(outputs: Sequence[TensorInfo]) -> SsdOutputs:
+    boxes = [o for o in outputs if len(o.shape) == 3 and o.shape[-1] == 4]
+    count = [o for o in outputs if o.shape in ((1,), ())]
+    pairs = [o for o in outputs if len(o.shape) == 2]
     if len(boxes) != 1 or len(count) != 1 or len(pairs) != 2:
-        shapes = ", ".join(f"{o['name']}{list(o['shape'])}" for o in outputs)
+        shapes = ", ".join(f"{o.name}{list(o.shape)}" for o in outputs)
         raise ModelError(f"not an SSD post-processed model (outputs: {shapes})")
     # Classes precede scores in the op's own order, which tensor order keeps.
-    first, second = sorted(pairs, key=lambda o: int(o["index"]))
-    return SsdOutputs(int(boxes[0]["index"]), int(first["index"]), int(second["index"]), int(count[0]["index"]))
+    first, second = sorted(pairs, key=lambda o: o.index)
+    return SsdOutputs(boxes[0].index, first.index, second.index, count[0].index)
 
 
 def decode(

@@ -3,7 +3,8 @@
 The Edge TPU ("primary") runs on a thread of its own, so a call that never returns —
 a Coral wedged on USB until replugged — can be abandoned after `hang_s`: the same
 image is then detected on the CPU model ("fallback", loaded up front) and every
-later call goes there, degraded and announced. A prober re-opens the TPU every
+later call goes there, degraded and announced. (`hang_s` is the innermost of the
+waits on a detect call; app/detect/timeouts.py derives the outer ones from it.) A prober re-opens the TPU every
 `probe_s` once a device is present again, runs the self-test (a known photo must
 give a person) and only then switches back. Nothing restarts; no frame is dropped
 by a switch. A call into the runtime cannot be interrupted: a hung thread is left
@@ -26,12 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.detect.base import Detector, DetectorError, DetectorInfo, EdgeTpuUnavailable, Image
+from app.detect.base import Detector, DetectorError, DetectorInfo, EdgeTpuUnavailable, Image, ModelError
+from app.detect.timeouts import DETECT_TIMEOUTS, DetectTimeouts
 from app.domain import Detections
 
 log = logging.getLogger(__name__)
 
-HANG_S = 3.0  # an Edge TPU invoke takes 2-30 ms; seconds means it is wedged
 PROBE_S = 5.0
 SELFTEST_IMAGE = Path(__file__).with_name("selftest.jpg")  # NASA's astronaut photo (public domain)
 SELFTEST_LABEL, SELFTEST_SCORE = "person", 0.5
@@ -114,7 +115,7 @@ class SupervisedDetector:
         *,
         present: Callable[[], bool] = lambda: True,
         test: Selftest = selftest,
-        hang_s: float = HANG_S,
+        timeouts: DetectTimeouts = DETECT_TIMEOUTS,
         probe_s: float = PROBE_S,
         quiet_absence: bool = False,
         device: str | None = None,
@@ -127,7 +128,7 @@ class SupervisedDetector:
         self._fallback = fallback
         self._present = present
         self._test = test
-        self._hang_s = hang_s
+        self._timeouts = timeouts
         self._probe_s = probe_s
         self._quiet_absence = quiet_absence
         self._lock = threading.Lock()
@@ -156,7 +157,7 @@ class SupervisedDetector:
         lane = self._lane
         if lane is not None:
             try:
-                return lane.call(image, min_score, self._hang_s)
+                return lane.call(image, min_score, self._timeouts.hang_s)
             except Exception as exc:  # noqa: BLE001 - whatever the vendor runtime raises, the TPU path is done
                 self._lose_primary(lane, _describe(exc))
         return self._fallback.detect(image, min_score)  # the same frame, on the CPU: nothing is skipped
@@ -205,12 +206,12 @@ class SupervisedDetector:
         try:
             detector = self._open_primary()
         except DetectorError as exc:
-            self._not_available(exc.short if isinstance(exc, EdgeTpuUnavailable) else str(exc), opened=False)
+            self._not_available(unavailable(exc), opened=False)
             return False
         lane = _Lane(detector, "edgetpu")
         self._seen_tpu = True
         try:
-            problem = self._test(_LaneDetector(lane, self._hang_s * 3))
+            problem = self._test(_LaneDetector(lane, self._timeouts.selftest_s))
         except Exception as exc:  # noqa: BLE001 - a self-test that raises is a failed self-test
             problem = _describe(exc)
         if problem is not None:
@@ -259,7 +260,7 @@ class SupervisedDetector:
 
 
 class _LaneDetector:
-    """A lane seen as a Detector, so the self-test runs with the hang timeout too."""
+    """A lane seen as a Detector, so the self-test is abandoned too if the TPU hangs."""
 
     def __init__(self, lane: _Lane, timeout: float) -> None:
         self._lane = lane
@@ -274,6 +275,16 @@ class _LaneDetector:
 
     def close(self) -> None:
         self._lane.close()
+
+
+def unavailable(exc: DetectorError) -> str:
+    """Why the Edge TPU cannot be opened, in one line: what a switch to the CPU says, here and in
+    the factory's one-shot `auto` (app/detect/factory.py)."""
+    if isinstance(exc, EdgeTpuUnavailable):
+        return exc.short
+    if isinstance(exc, ModelError):  # the delegate loaded, then the model would not
+        return f"Edge TPU found but not usable: {exc}"
+    return str(exc)
 
 
 def _describe(exc: BaseException) -> str:

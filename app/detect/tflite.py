@@ -2,7 +2,8 @@
 
 `ai_edge_litert` is preferred (fast int8 kernels, numpy 2); `tflite_runtime` is
 the fallback that older Coral installs carry. Vendor types stay in this module:
-callers get a `TfliteModel` with plain numpy in and out.
+callers get a `TfliteModel` with plain numpy in and out, its tensors described by the
+frozen `TensorInfo` (made here from the runtime's detail dicts).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.detect.base import EdgeTpuUnavailable, ModelError, RuntimeUnavailable
+from app.detect.base import EdgeTpuUnavailable, ModelError, RuntimeUnavailable, TensorInfo
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +104,6 @@ def _try_delegate(rt: _Runtime, library: str, options: dict[str, str]) -> Any:
     return error
 
 
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
-    """One tensor as a model file declares it."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype[Any]
-    quantization: tuple[float, int]  # (scale, zero point); scale 0.0: not quantized
-
-
 def read_tensors(path: Path) -> tuple[TensorInfo, tuple[TensorInfo, ...]]:
     """The file's input and outputs as it declares them, no tensors allocated (under 1 ms):
     what another runtime reading the same file needs to know, e.g. what its int8 values mean."""
@@ -126,10 +117,15 @@ def read_tensors(path: Path) -> tuple[TensorInfo, tuple[TensorInfo, ...]]:
 
 
 def _info(detail: dict[str, Any]) -> TensorInfo:
-    """A runtime's tensor details → plain values."""
+    """A runtime's tensor details (a dict of numpy values) → the frozen type the rest reads."""
     scale, zero_point = detail["quantization"]
-    shape = tuple(int(d) for d in detail["shape"])
-    return TensorInfo(str(detail["name"]), shape, np.dtype(detail["dtype"]), (float(scale), int(zero_point)))
+    return TensorInfo(
+        index=int(detail["index"]),
+        name=str(detail["name"]),
+        shape=tuple(int(d) for d in detail["shape"]),
+        dtype=np.dtype(detail["dtype"]),
+        quantization=(float(scale), int(zero_point)),
+    )
 
 
 class TfliteModel:
@@ -155,18 +151,8 @@ class TfliteModel:
         except ValueError as exc:
             raise ModelError(f"{path}: not a readable TFLite model ({exc})") from exc
         self._delegate = delegate  # keep it alive as long as the interpreter
-        detail = self._interp.get_input_details()[0]
-        declared = _info(detail)
-        self.input_index: int = int(detail["index"])
-        self.input_shape: tuple[int, ...] = declared.shape
-        self.input_dtype: np.dtype[Any] = declared.dtype
-        self.input_quantization: tuple[float, int] = declared.quantization
-        self.outputs: list[dict[str, Any]] = []
-        for d in self._interp.get_output_details():
-            out = _info(d)
-            self.outputs.append(
-                {"index": int(d["index"]), "name": out.name, "shape": out.shape, "quantization": out.quantization}
-            )
+        self.input: TensorInfo = _info(self._interp.get_input_details()[0])
+        self.outputs: tuple[TensorInfo, ...] = tuple(_info(d) for d in self._interp.get_output_details())
 
     def op_outputs(self, op_name: str) -> list[int] | None:
         """Output tensor indices of the first op called `op_name`, if the runtime tells."""
@@ -182,7 +168,7 @@ class TfliteModel:
         return None
 
     def run(self, tensor: npt.NDArray[Any]) -> None:
-        self._interp.set_tensor(self.input_index, tensor)
+        self._interp.set_tensor(self.input.index, tensor)
         self._interp.invoke()
 
     def output(self, index: int) -> npt.NDArray[Any]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.detect.base import Detector, DetectorInfo, Image
+from app.detect.timeouts import DETECT_TIMEOUTS
 from app.domain import Detections
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,11 @@ class DetectionWorker:
             self._cond.notify_all()
         self._thread.join(timeout)
 
-    def detect(self, camera: str, images: Sequence[Image], min_score: float, timeout: float) -> list[Detections] | None:
-        """Blocking; one result per image, or None if stopped, failed or timed out."""
+    def detect(
+        self, camera: str, images: Sequence[Image], min_score: float, timeout: float = DETECT_TIMEOUTS.request_s
+    ) -> list[Detections] | None:
+        """Blocking; one result per image, or None if stopped, failed or timed out. The default
+        `timeout` outlasts a supervised Edge TPU's hang and the CPU redo (app/detect/timeouts.py)."""
         request = _Request(images, min_score)
         with self._cond:
             if self._stop:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
-from app.detect.base import ModelError
+from app.detect.base import ModelError, TensorInfo
 from app.detect.nanodet import decode, is_nanodet, map_heads
 
 SIZE = 64  # a 64x64 input: strides 8 and 16 → grids of 8x8 and 4x4
@@ -16,14 +14,15 @@ BINS = 5
 LABELS = {0: "person", 1: "car", 2: "truck"}
 
 
-def outputs(quant: bool = False) -> list[dict[str, Any]]:
-    q = {"quantization": (1 / 256, -128)} if quant else {"quantization": (0.0, 0)}
-    qb = {"quantization": (0.1, 0)} if quant else {"quantization": (0.0, 0)}
+def outputs(quant: bool = False) -> list[TensorInfo]:
+    dtype = np.dtype(np.int8 if quant else np.float32)
+    q = (1 / 256, -128) if quant else (0.0, 0)
+    qb = (0.1, 0) if quant else (0.0, 0)
     return [
-        {"index": 10, "name": "scores8", "shape": (1, 64, CLASSES), **q},
-        {"index": 11, "name": "scores16", "shape": (1, 16, CLASSES), **q},
-        {"index": 12, "name": "boxes8", "shape": (1, 64, 4 * BINS), **qb},
-        {"index": 13, "name": "boxes16", "shape": (1, 16, 4 * BINS), **qb},
+        TensorInfo(10, "scores8", (1, 64, CLASSES), dtype, q),
+        TensorInfo(11, "scores16", (1, 16, CLASSES), dtype, q),
+        TensorInfo(12, "boxes8", (1, 64, 4 * BINS), dtype, qb),
+        TensorInfo(13, "boxes16", (1, 16, 4 * BINS), dtype, qb),
     ]
 
 
@@ -106,7 +105,7 @@ def test_quantized_outputs_decode_like_float_ones() -> None:
 
 def test_the_floor_on_quantized_scores_is_exact_at_the_boundary() -> None:
     layout = map_heads(outputs(quant=True), CLASSES, (SIZE, SIZE))
-    raw = {i: np.full(o["shape"], -128 if i < 12 else 0, np.int8) for i, o in ((o["index"], o) for o in outputs())}
+    raw = {o.index: np.full(o.shape, -128 if o.index < 12 else 0, np.int8) for o in outputs()}
     raw[10][0, 0, 0] = 0  # exactly 0.5
     assert len(decode(raw, layout, labels=LABELS, min_score=0.5, width=SIZE, height=SIZE)) == 1
     assert decode(raw, layout, labels=LABELS, min_score=0.501, width=SIZE, height=SIZE) == ()
@@ -126,11 +125,12 @@ def test_a_noisy_frame_is_bounded() -> None:
 
 def test_heads_are_recognised_and_mismatches_refused() -> None:
     assert is_nanodet(outputs())
+    f32 = np.dtype(np.float32)
     ssd_like = [
-        {"index": 0, "name": "boxes", "shape": (1, 10, 4)},
-        {"index": 1, "name": "classes", "shape": (1, 10)},
-        {"index": 2, "name": "scores", "shape": (1, 10)},
-        {"index": 3, "name": "count", "shape": (1,)},
+        TensorInfo(0, "boxes", (1, 10, 4), f32, (0.0, 0)),
+        TensorInfo(1, "classes", (1, 10), f32, (0.0, 0)),
+        TensorInfo(2, "scores", (1, 10), f32, (0.0, 0)),
+        TensorInfo(3, "count", (1,), f32, (0.0, 0)),
     ]
     assert not is_nanodet(ssd_like)
     with pytest.raises(ModelError, match="label count"):

@@ -102,25 +102,24 @@ def test_the_int8_model_keeps_the_files_int8_tensors_and_quantization(store: Mod
     ov = openvino.OpenVinoModel(spec.path, threads=2)
     lite = tflite.TfliteModel(spec.path, threads=2)
     try:
-        assert ov.input_dtype == np.int8 and ov.input_shape == lite.input_shape
-        assert ov.input_quantization == declared_input.quantization == lite.input_quantization
-        assert ov.input_quantization[0] > 0  # quantized for real, not the float model's (0.0, 0)
-        spec_in = make_input_spec(lite.input_shape, lite.input_dtype, lite.input_quantization, spec.mean, spec.std,
-                                  order=spec.order)  # fmt: skip
+        assert ov.input.dtype == np.int8 and ov.input.shape == lite.input.shape
+        assert ov.input.quantization == declared_input.quantization == lite.input.quantization
+        assert ov.input.quantization[0] > 0  # quantized for real, not the float model's (0.0, 0)
+        spec_in = make_input_spec(lite.input, spec.mean, spec.std, order=spec.order)
         tensor = prepare(photo("astronaut"), spec_in).copy()
         ov.run(tensor)
         lite.run(tensor)
-        lite_index = {o["name"]: o["index"] for o in lite.outputs}
-        assert {o["name"] for o in ov.outputs} == {t.name for t in declared_outputs} == set(lite_index)
+        lite_index = {o.name: o.index for o in lite.outputs}
+        assert {o.name for o in ov.outputs} == {t.name for t in declared_outputs} == set(lite_index)
         for out in ov.outputs:
-            mine = ov.output_view(out["index"])
-            theirs = lite.output(lite_index[out["name"]])
-            assert mine.dtype == np.int8 and mine.shape == out["shape"] == theirs.shape
-            assert out["quantization"] == next(t.quantization for t in declared_outputs if t.name == out["name"])
+            mine = ov.output_view(out.index)
+            theirs = lite.output(lite_index[out.name])
+            assert mine.dtype == np.int8 and mine.shape == out.shape == theirs.shape
+            assert out.quantization == next(t.quantization for t in declared_outputs if t.name == out.name)
             steps = np.abs(mine.astype(np.int32) - theirs.astype(np.int32))
-            assert np.percentile(steps, 99) <= 3, out["name"]
-            if out["shape"][2] == 80:  # class scores: in score units too
-                assert steps.max() * out["quantization"][0] <= SCORE_TOLERANCE, out["name"]
+            assert np.percentile(steps, 99) <= 3, out.name
+            if out.shape[2] == 80:  # class scores: in score units too
+                assert steps.max() * out.quantization[0] <= SCORE_TOLERANCE, out.name
     finally:
         ov.close()
         lite.close()
@@ -129,9 +128,9 @@ def test_the_int8_model_keeps_the_files_int8_tensors_and_quantization(store: Mod
 def test_the_float_model_is_float32_through_and_through(ov_float: TfliteDetector, store: ModelStore) -> None:
     ov = openvino.OpenVinoModel(store.spec("coco:cpu-float", "cpu").path, threads=2)
     try:
-        assert ov.input_dtype == np.float32 and ov.input_quantization == (0.0, 0)
-        ov.run(np.zeros(ov.input_shape, np.float32))
-        assert {ov.output_view(o["index"]).dtype for o in ov.outputs} == {np.dtype(np.float32)}
+        assert ov.input.dtype == np.float32 and ov.input.quantization == (0.0, 0)
+        ov.run(np.zeros(ov.input.shape, np.float32))
+        assert {ov.output_view(o.index).dtype for o in ov.outputs} == {np.dtype(np.float32)}
     finally:
         ov.close()
     assert ov_float.info.backend == "openvino" and ov_float.info.model == "coco:cpu-float"

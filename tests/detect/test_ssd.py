@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.detect.base import ModelError
+from app.detect.base import ModelError, TensorInfo
 from app.detect.ssd import SsdOutputs, decode, map_outputs
 
 
-def out(index: int, name: str, shape: tuple[int, ...]) -> dict[str, object]:
-    return {"index": index, "name": name, "shape": shape}
+def out(index: int, name: str, shape: tuple[int, ...]) -> TensorInfo:
+    return TensorInfo(index, name, shape, np.dtype(np.float32), (0.0, 0))
 
 
 TF1 = [

@@ -17,6 +17,7 @@ from app.detect.devices import TpuDevice
 from app.detect.engine import TfliteDetector
 from app.detect.factory import open_detectors
 from app.detect.supervisor import DetectorState, SupervisedDetector, selftest
+from app.detect.timeouts import DetectTimeouts
 from app.domain import Detections
 from tests.conftest import photo
 from tests.support.waiting import wait_until
@@ -64,7 +65,12 @@ class Bench:
         self.tpus: list[FakeTpu] = []
         self.states: list[DetectorState] = []
         self.supervisor = SupervisedDetector(
-            self._open, fallback, present=lambda: self.plugged, hang_s=1.0, probe_s=0.2, quiet_absence=quiet_absence
+            self._open,
+            fallback,
+            present=lambda: self.plugged,
+            timeouts=DetectTimeouts(hang_s=1.0),
+            probe_s=0.2,
+            quiet_absence=quiet_absence,
         )
         self.supervisor.add_listener(self.states.append)
 
