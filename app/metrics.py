@@ -1,10 +1,10 @@
 """Prometheus metrics of one appliance (SPEC: HTTP API, `GET /metrics`).
 
 Two kinds: events counted as they happen (inference times, alerts), and state read
-from `Service.status()` at scrape time by a collector, so a scrape always shows the
-current state and nothing has to be kept in step with it. Labels carry only names
-(cameras, rules, labels, the detector's model): never camera URLs or error texts,
-which may hold credentials.
+from the status model (app.status_board) at scrape time by a collector, so a scrape
+always shows the current state and nothing has to be kept in step with it. Labels
+carry only names (cameras, rules, labels, the detector's model): never camera URLs or
+error texts, which may hold credentials.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from app.config import Mode
 from app.domain import Alert
-from app.status import ServiceStatus
+from app.status import ServiceStatus, StorageInfo
 
 log = logging.getLogger(__name__)
 
-MB = 1024 * 1024  # Store.usage() counts MiB
+MB = 1024 * 1024  # StorageInfo counts MiB
 
 # Edge TPU SSD invokes take ~2-15 ms, CPU ones on a Pi 4 ~100-500 ms: both ends need resolution.
 INFERENCE_BUCKETS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
@@ -30,14 +30,15 @@ INFERENCE_BUCKETS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 
 ALERT_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 StatusFn = Callable[[], ServiceStatus]
-StorageFn = Callable[[], tuple[float, float]]  # (used_mb, free_mb), as Store.usage() gives them
+StorageFn = Callable[[], StorageInfo | None]  # None: not known (yet)
 
 
 class Metrics:
     """Prometheus metrics of one appliance, in its own CollectorRegistry (never the global one:
     tests and a second app instance must not collide)."""
 
-    def __init__(self, status: StatusFn, storage: StorageFn | None = None) -> None:
+    def __init__(self, status: StatusFn | None = None, storage: StorageFn | None = None) -> None:
+        """`status` and `storage` may also be given later, with `collect_status`."""
         self.registry = CollectorRegistry()
         self._inference = Histogram(
             "edgewatch_inference_seconds",
@@ -62,6 +63,13 @@ class Metrics:
             "Alerts that could not be stored durably (sent from memory only).",
             registry=self.registry,
         )
+        if status is not None:
+            self.collect_status(status, storage)
+
+    def collect_status(self, status: StatusFn, storage: StorageFn | None = None) -> None:
+        """Where scrapes read the state from (once: the service builds its status model after the
+        parts that count events into these metrics). They call it off the event loop (`/metrics`
+        is a sync route), so it may read the store."""
         self.registry.register(_StatusCollector(status, storage))
 
     def observe_inference(self, seconds: float) -> None:
@@ -97,7 +105,7 @@ class _StatusCollector:
         families += self._guard("status", lambda: _status_families(self._status()))
         if self._storage is not None:
             storage = self._storage
-            families += self._guard("storage", lambda: _storage_families(*storage()))
+            families += self._guard("storage", lambda: _storage_families(storage()))
         return families
 
     def _guard(self, source: str, build: Callable[[], list[Metric]]) -> list[Metric]:
@@ -198,12 +206,14 @@ def _status_families(status: ServiceStatus) -> list[Metric]:
     return families
 
 
-def _storage_families(used_mb: float, free_mb: float) -> list[Metric]:
+def _storage_families(storage: StorageInfo | None) -> list[Metric]:
+    if storage is None:  # never read: absent samples, not a fake empty disk
+        return []
     return [
         GaugeMetricFamily(
-            "edgewatch_storage_used_bytes", "Bytes the evidence store takes on disk.", value=used_mb * MB
+            "edgewatch_storage_used_bytes", "Bytes the evidence store takes on disk.", value=storage.used_mb * MB
         ),
         GaugeMetricFamily(
-            "edgewatch_storage_free_bytes", "Bytes free on the evidence store's filesystem.", value=free_mb * MB
+            "edgewatch_storage_free_bytes", "Bytes free on the evidence store's filesystem.", value=storage.free_mb * MB
         ),
     ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import Alert, Event
+from app.status import DetectorStatus, ServiceStatus
 
 
 def iso_utc(epoch: float) -> str:
@@ -51,3 +52,21 @@ def event_payload(event: Event) -> dict[str, Any]:
         "end_time": None if event.end_time is None else round(event.end_time, 3),
         "stationary": event.stationary,
     }
+
+
+def stats_payload(status: ServiceStatus) -> dict[str, Any]:
+    """P/stats (the bridge adds the outbox depth)."""
+    return {
+        "cameras": {c.name: {"fps_in": c.fps_in, "fps_detect": c.fps_detect, "dropped": c.dropped,
+                             "lag_s": c.lag_s, "behind": c.behind}
+                    for c in status.cameras},
+        "detector": {"backend": status.detector.backend, "device": status.detector.device,
+                     "inference_ms": status.detector.inference_ms},
+        "uptime": status.uptime_s,
+    }  # fmt: skip
+
+
+def detector_payload(d: DetectorStatus) -> dict[str, Any]:
+    """P/detector: what detects now and, when degraded, why."""
+    return {"backend": d.backend, "device": d.device, "model": d.model,
+            "degraded": d.degraded is not None, "note": d.degraded}  # fmt: skip

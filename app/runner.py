@@ -69,7 +69,7 @@ class CameraRunner:
             return [d for d in self._done if now - d[0] <= RECENT_S]
 
     def silent_for(self) -> float:
-        """Seconds since the loop last came round (waits are at most ~1 s, detection 10 s)."""
+        """Seconds since the loop last came round (waits are at most ~1 s, detection DETECT_TIMEOUT_S)."""
         return time.monotonic() - self._beat if self._thread.is_alive() else float("inf")
 
     def latest(self) -> Outcome | None:
@@ -113,3 +113,20 @@ class CameraRunner:
                 with self._lock:
                     self.dropped += int((finished - next_tick) / self._interval) + 1
                 next_tick = finished
+
+
+class TrackLog:
+    """A listener that logs each confirmed object once as it appears and once as it leaves."""
+
+    def __init__(self) -> None:
+        self._announced: set[str] = set()
+
+    def __call__(self, outcome: Outcome) -> None:
+        result = outcome.result
+        for track in result.tracks:
+            if track.confirmed and track.id not in self._announced:
+                self._announced.add(track.id)
+                log.info("camera %s: %s %s (score %.2f)", result.frame.camera, track.label, track.id, track.top_score)
+        for track in result.ended:
+            self._announced.discard(track.id)
+            log.info("camera %s: %s %s left", result.frame.camera, track.label, track.id)

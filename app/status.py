@@ -1,4 +1,7 @@
-"""What the running service reports about itself: value types read by the API, MQTT and metrics."""
+"""What the running service reports about itself: value types read by the API, MQTT and metrics.
+
+`ServiceStatus` is the one status model: app.status_board builds it, and `/api/status`
+(app.api.routes), `P/stats` and `P/detector` (app.payloads) and `/metrics` (app.metrics) read it."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ class CameraStatus:
     recording_error: str | None = None  # why recording fails or is paused (disk full), until it works again
     detect_fps_target: float = 0.0  # the camera's detect_fps: fps_detect below it means detection is behind
     lag_s: float | None = None  # median age of a frame when its result was out, last 5 s (None: none lately)
+    enabled: bool = True  # switched over MQTT/API: a disabled camera keeps capturing, detects nothing
 
     @property
     def behind(self) -> bool:
@@ -55,6 +59,12 @@ class MqttInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageInfo:
+    used_mb: float  # the database, snapshots and footage together
+    free_mb: float  # free on the store's file system
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceStatus:
     node: str
     uptime_s: float
@@ -63,6 +73,7 @@ class ServiceStatus:
     detector: DetectorStatus
     mqtt: MqttInfo | None  # None: no broker configured
     objects_tracked: tuple[str, ...] = ()  # every class in use (objects.track and the rules' objects), sorted
+    storage: StorageInfo | None = None  # None: not read yet, or the store's disk cannot be read
 
 
 @dataclass(frozen=True, slots=True)

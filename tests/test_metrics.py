@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.domain import Alert
 from app.metrics import Metrics
-from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus
+from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus, StorageInfo
 
 MB = 1024 * 1024
 
@@ -69,7 +69,7 @@ def an_alert(fired_at: float, camera: str = "porch", rule: str = "intruder") -> 
 
 def test_status_is_read_at_scrape_time_into_per_camera_and_service_families() -> None:
     status = a_status(mqtt=MqttInfo(True, 4, None), degraded="Edge TPU not found; using the CPU")
-    metrics = Metrics(lambda: status, storage=lambda: (120.5, 2048.0))
+    metrics = Metrics(lambda: status, storage=lambda: StorageInfo(120.5, 2048.0))
     body, content_type = metrics.render()
     s = scrape(metrics)
 
@@ -144,7 +144,7 @@ def test_a_failing_status_drops_its_families_but_not_the_scrape(caplog: pytest.L
             raise RuntimeError("service is shutting down")
         return a_status()
 
-    metrics = Metrics(status, storage=lambda: (1.0, 2.0))
+    metrics = Metrics(status, storage=lambda: StorageInfo(1.0, 2.0))
     metrics.observe_inference(0.01)
     with caplog.at_level(logging.ERROR, logger="app.metrics"):
         first = scrape(metrics)
@@ -163,12 +163,22 @@ def test_a_failing_status_drops_its_families_but_not_the_scrape(caplog: pytest.L
 
 
 def test_a_failing_storage_drops_only_the_storage_families() -> None:
-    def storage() -> tuple[float, float]:
+    def storage() -> StorageInfo:
         raise OSError("disk gone")
 
     s = scrape(Metrics(a_status, storage=storage))
     assert "edgewatch_storage_used_bytes" not in names(s)
     assert value(s, "edgewatch_camera_online", camera="porch") == 1
+
+
+def test_storage_not_read_yet_is_left_out_and_status_can_come_later() -> None:
+    metrics = Metrics()  # the service counts events into it before its status model exists
+    metrics.observe_inference(0.01)
+    metrics.collect_status(a_status, storage=lambda: None)
+    s = scrape(metrics)
+    assert not {"edgewatch_storage_used_bytes", "edgewatch_storage_free_bytes"} & names(s)
+    assert value(s, "edgewatch_camera_online", camera="porch") == 1
+    assert value(s, "edgewatch_inference_seconds_count") == 1
 
 
 def test_inference_times_land_in_their_buckets() -> None:

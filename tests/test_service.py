@@ -9,17 +9,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from app.analysis import Outcome
+from app.capture import Camera
 from app.config import Config, Mode, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.base import DetectorInfo, Image
 from app.detect.engine import TfliteDetector
 from app.domain import Alert, Detections, Frame
 from app.pipeline import FrameResult
+from app.schedules import Every
 from app.service import Service
-from app.store import Store
+from app.store import RetentionReport, Store
 from tests.support.rtsp import RtspCamera
 from tests.support.waiting import wait_until
 
@@ -191,3 +195,76 @@ def test_two_edge_tpus_share_the_cameras_out(
     assert status.detector.device == "usb:0, usb:1" and status.detector.backend == "edgetpu"
     by_camera = {c.name: c for c in status.cameras}
     assert by_camera["walk"].fps_detect >= 3.0 and by_camera["still"].fps_detect >= 3.0, status
+
+
+class WedgingSource:
+    """A camera that streams until `wedge` is set, then blocks in every read (a stream wedged
+    inside FFmpeg) until `release` is."""
+
+    fps = 10.0
+
+    def __init__(self, wedge: threading.Event, release: threading.Event) -> None:
+        self.wedge = wedge
+        self.release = release
+
+    def read(self) -> npt.NDArray[np.uint8] | None:
+        if not self.wedge.wait(0.1):
+            return np.zeros((48, 64, 3), np.uint8)
+        self.release.wait()
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_retention_pass_that_never_ends_does_not_hold_up_the_camera_hang_checks(
+    detector: TfliteDetector, evidence: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention may vacuum a big database on a slow SD card for minutes; a camera read that hangs
+    meanwhile must still be abandoned for a fresh reader after `hang_after`."""
+    release = threading.Event()
+    in_retention = threading.Event()
+    enforce = evidence.enforce_retention
+
+    def stuck(now: float) -> RetentionReport:
+        in_retention.set()
+        release.wait()
+        return enforce(now)
+
+    monkeypatch.setattr(evidence, "enforce_retention", stuck)
+    service = Service(config_for({"porch": "rtsp://127.0.0.1:9/none"}), detector, evidence)
+    runner = service.runners["porch"]
+    # The camera wedges only once retention is stuck: the hang is there to find after that.
+    source = WedgingSource(in_retention, release)
+    runner.camera = Camera("porch", "wedge://", open_source=lambda _: source, hang_after=1.0)
+    with running(service):
+        try:
+            assert in_retention.wait(10), "retention never ran"
+            assert runner.camera.health().stalls == 0
+            assert wait_until(lambda: runner.camera.health().stalls >= 1, 10), runner.camera.health()
+            assert not release.is_set()  # retention is still stuck ...
+            assert service.health().ok, service.health()  # ... and the service is healthy all the same
+        finally:
+            release.set()  # lets the retention pass and the readers end, so stop() is quick
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_schedule_runs_its_job_each_period_and_a_job_that_raises_ends_it() -> None:
+    turns: list[float] = []
+    ticking = Every("ticks", 0.05, lambda: turns.append(time.monotonic()))
+
+    def fail() -> None:
+        raise OSError("disk gone")
+
+    failing = Every("failing", 0.05, fail)
+    ticking.join(1.0)  # never started: returns at once
+    ticking.start()
+    failing.start()
+    try:
+        assert wait_until(lambda: len(turns) >= 3, 5), turns
+        assert wait_until(lambda: not failing.alive(), 5)  # the health check reports it from here
+        assert ticking.alive()
+    finally:
+        ticking.stop()
+        ticking.join(5.0)
+    assert not ticking.alive()

@@ -5,8 +5,6 @@ event loop; anything that touches SQLite or encodes a JPEG runs in a worker thre
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from datetime import datetime
 from typing import Annotated, Protocol
@@ -37,9 +35,9 @@ from app.domain import Event, Frame, Track
 from app.metrics import Metrics
 from app.record import NoFootage, RecordError
 from app.status import ServiceStatus
+from app.status_board import StatusBoard
 from app.store import Store
 
-USAGE_TTL_S = 5.0  # disk usage is a SQL sum + statfs: not worth redoing for every poll
 JPEG = "image/jpeg"
 MP4 = "video/mp4"
 MAX_LIMIT = 500
@@ -55,50 +53,36 @@ class Backend(Protocol):
     """What the API needs from the running service (app.service.Service)."""
 
     store: Store
+    board: StatusBoard  # the status model: /api/status reads it, refreshed off the event loop
 
-    def status(self) -> ServiceStatus: ...
     def set_mode(self, mode: Mode) -> None: ...
     def latest(self, camera: str) -> tuple[Frame, tuple[Track, ...]] | None: ...
-    def camera_enabled(self, camera: str) -> bool: ...
     def clip_window(self, event: Event) -> tuple[float, float]: ...
     def recording_enabled(self, camera: str) -> bool: ...
 
 
-class _Usage:
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-        self._value: tuple[float, float] = (0.0, 0.0)
-        self._at = -USAGE_TTL_S
-
-    def get(self) -> tuple[float, float]:
-        with self._lock:
-            if time.monotonic() - self._at >= USAGE_TTL_S:
-                with contextlib.suppress(OSError):  # a vanished disk shows the last figures; status still answers
-                    self._value = self._store.usage()
-                self._at = time.monotonic()
-            return self._value
-
-
 def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
     router = APIRouter()
-    frames = LatestJpeg(backend.latest)
-    usage = _Usage(backend.store)
-    store = backend.store
-    clips = ClipCache(store)
+    _live_routes(router, backend)
+    _event_routes(router, backend)
+    _control_routes(router, backend, metrics)
+    return router
 
-    def event_out(e: Event) -> EventOut:
-        start, end = backend.clip_window(e)
-        return EventOut.of(
-            e, store.snapshot_path(e.id) is not None, clip=store.footage.has(e.camera, start, end),
-            clip_partial=_still_recording(e, end, backend),
-        )  # fmt: skip
+
+def _live_routes(router: APIRouter, backend: Backend) -> None:
+    """What the service sees now: its status and each camera's latest frame."""
+    frames = LatestJpeg(backend.latest)
+    board = backend.board
 
     @router.get("/api/status", tags=["status"])
     async def status() -> StatusOut:
-        # On the event loop: ~0.1 ms of work, while a thread-pool hop costs a GIL hand-off
-        # against the busy pipeline threads (up to 5 ms each) — 5x the throughput measured.
-        return status_out(backend, usage.get())
+        # Built on the event loop: ~0.1 ms of work, while a thread-pool hop costs a GIL hand-off
+        # against the busy pipeline threads (up to 5 ms each) — 5x the throughput measured. What
+        # comes from SQLite (disk usage, outbox depth) is re-read in a worker thread, only when
+        # stale; while another request re-reads it, the last figures answer.
+        if board.stale():
+            await run_in_threadpool(board.refresh, wait=False)
+        return status_out(board.current())
 
     @router.get(
         "/api/cameras/{name}/latest.jpg",
@@ -114,6 +98,19 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
         if jpeg is None:
             raise HTTPException(404, f"camera '{name}' has not delivered a frame yet", headers={"Retry-After": "2"})
         return Response(jpeg, media_type=JPEG)
+
+
+def _event_routes(router: APIRouter, backend: Backend) -> None:
+    """What the store keeps: events, their snapshots and clips, and the alerts sent."""
+    store = backend.store
+    clips = ClipCache(store)
+
+    def event_out(e: Event) -> EventOut:
+        start, end = backend.clip_window(e)
+        return EventOut.of(
+            e, store.snapshot_path(e.id) is not None, clip=store.footage.has(e.camera, start, end),
+            clip_partial=_still_recording(e, end, backend),
+        )  # fmt: skip
 
     @router.get("/api/events", tags=["events"])
     def events(camera: Filter = None, label: Filter = None, since: Since = None, limit: Limit = 50) -> list[EventOut]:
@@ -155,20 +152,15 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
         found = store.event(event_id)
         if found is None:
             raise HTTPException(404, "no such event")
-        window = backend.clip_window(found)
-        try:
-            served = clips.get(found, window, recording=_still_recording(found, window[1], backend))
-        except NoFootage:
-            why = "" if backend.recording_enabled(found.camera) else f" (recording is off for camera '{found.camera}')"
-            raise HTTPException(404, f"no footage for this event{why}") from None
-        except RecordError:
-            raise HTTPException(503, "the footage of this event could not be read") from None
-        headers = {"X-Clip-Partial": "true" if served.partial else "false", "Cache-Control": "no-store"}
-        return FileResponse(served.path, media_type=MP4, headers=headers)
+        return _clip_response(found, backend, clips)
 
     @router.get("/api/alerts", tags=["alerts"])
     def alerts(since: Since = None, limit: Limit = 50) -> list[AlertOut]:
         return [AlertOut.of(a, delivered) for a, delivered in store.alert_log(since=_epoch(since), limit=limit)]
+
+
+def _control_routes(router: APIRouter, backend: Backend, metrics: Metrics) -> None:
+    """The mode switch, and the metrics for Prometheus."""
 
     @router.put("/api/mode", tags=["mode"])
     def put_mode(body: ModeIn) -> ModeOut:
@@ -185,12 +177,10 @@ def data_router(backend: Backend, metrics: Metrics) -> APIRouter:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    return router
 
-
-def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
-    s = backend.status()
+def status_out(s: ServiceStatus) -> StatusOut:
     d = s.detector
+    storage = s.storage
     return StatusOut(
         node=s.node,
         version=__version__,
@@ -201,7 +191,7 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
                 name=c.name,
                 title=c.title or c.name,
                 online=c.online,
-                enabled=backend.camera_enabled(c.name),
+                enabled=c.enabled,
                 fps_in=c.fps_in,
                 fps_detect=c.fps_detect,
                 detect_fps_target=c.detect_fps_target,
@@ -226,9 +216,26 @@ def status_out(backend: Backend, usage: tuple[float, float]) -> StatusOut:
             errors=d.errors,
         ),
         mqtt=None if s.mqtt is None else MqttOut(connected=s.mqtt.connected, outbox=s.mqtt.outbox, error=s.mqtt.error),
-        storage=StorageOut(used_mb=round(usage[0], 1), free_mb=round(usage[1], 1)),
+        # Never read (its disk could not be read yet): zeros, as the API has always shown them.
+        storage=StorageOut(
+            used_mb=0.0 if storage is None else round(storage.used_mb, 1),
+            free_mb=0.0 if storage is None else round(storage.free_mb, 1),
+        ),
         objects_tracked=list(s.objects_tracked),
     )
+
+
+def _clip_response(event: Event, backend: Backend, clips: ClipCache) -> FileResponse:
+    window = backend.clip_window(event)
+    try:
+        served = clips.get(event, window, recording=_still_recording(event, window[1], backend))
+    except NoFootage:
+        why = "" if backend.recording_enabled(event.camera) else f" (recording is off for camera '{event.camera}')"
+        raise HTTPException(404, f"no footage for this event{why}") from None
+    except RecordError:
+        raise HTTPException(503, "the footage of this event could not be read") from None
+    headers = {"X-Clip-Partial": "true" if served.partial else "false", "Cache-Control": "no-store"}
+    return FileResponse(served.path, media_type=MP4, headers=headers)
 
 
 def _still_recording(event: Event, window_end: float, backend: Backend) -> bool:
