@@ -13,6 +13,9 @@ Retention (called by `app.store.retention.enforce`, files before rows as for sna
     event is stored when its track is confirmed, a moment after the object appeared);
   - quota: the oldest footage first — footage of no alert, then that of alerts, oldest
     alert first, so the evidence of the newest alerts goes last.
+
+Errors follow `app.store`: StoreError from the index, OSError from the files; only `add` (the
+recorder's sink) degrades, through the store's `Failures`.
 """
 
 from __future__ import annotations
@@ -22,16 +25,14 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from app.record import Segment, StreamInfo, as_codec
-
-if TYPE_CHECKING:
-    from app.store.db import Database
+from app.store.db import Database
+from app.store.errors import Failures
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,10 @@ class FootageTally:
 class Footage:
     """The segment index of one store. Thread-safe (the database is; `lock` orders files with rows)."""
 
-    def __init__(self, db: Database, root: Path, on_error: Callable[[str, BaseException], object]) -> None:
+    def __init__(self, db: Database, root: Path, failures: Failures) -> None:
         self._db = db
         self.root = Path(root)
-        self._on_error = on_error
+        self._failures = failures
         self.lock = threading.Lock()
         self.policies: dict[str, FootagePolicy] = {}  # set by the service; unknown cameras: store defaults
 
@@ -105,9 +106,8 @@ class Footage:
         return self.root / camera
 
     def add(self, segment: Segment) -> bool:
-        """Index a finished segment (a `SegmentSink`). Never raises for a storage failure: False then."""
-        from app.store.db import StoreError
-
+        """Index a finished segment (a `SegmentSink`). Never raises for a storage failure (the recorder's
+        thread must go on): that is counted as "index_segment" in the store's failures, and False returned."""
         try:
             name = Path(segment.path).resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
@@ -119,13 +119,13 @@ class Footage:
             info.codec, info.width, info.height, info.time_base.numerator, info.time_base.denominator,
             info.extradata,
         )  # fmt: skip
-        try:
+
+        def index() -> bool:
             with self.lock, self._db.write() as conn:
                 conn.execute(_INSERT, row)
-        except (OSError, sqlite3.DatabaseError, StoreError) as exc:
-            self._on_error("index_segment", exc)
-            return False
-        return True
+            return True
+
+        return self._failures.degrade("index_segment", index, False)
 
     def segments(self, camera: str, start: float, end: float) -> list[Segment]:
         """The camera's indexed segments overlapping [start, end], oldest first."""
@@ -136,19 +136,19 @@ class Footage:
         return bool(self._db.query(_ANY_OVERLAPPING, (camera, float(end), float(start))))
 
     def names(self, camera: str) -> set[str]:
-        return {str(r[0]) for r in self._db.query("SELECT name FROM segments WHERE camera = ?", (camera,))}
+        return {str(r["name"]) for r in self._db.query("SELECT name FROM segments WHERE camera = ?", (camera,))}
 
     def total_bytes(self) -> int:
-        return int(self._db.query("SELECT COALESCE(SUM(size), 0) FROM segments")[0][0])
+        return int(self._db.query("SELECT COALESCE(SUM(size), 0) AS total FROM segments")[0]["total"])
 
     def path_of(self, name: str) -> Path:
         return self.root / name
 
-    def _segment(self, row: Any) -> Segment:
-        info = StreamInfo(as_codec(str(row[6])), int(row[7]), int(row[8]), Fraction(int(row[9]), int(row[10])),
-                          bytes(row[11]))  # fmt: skip
-        return Segment(str(row[1]), self.path_of(str(row[0])), float(row[2]), float(row[3]), int(row[4]),
-                       int(row[5]), info)  # fmt: skip
+    def _segment(self, row: sqlite3.Row) -> Segment:
+        info = StreamInfo(as_codec(str(row["codec"])), int(row["width"]), int(row["height"]),
+                          Fraction(int(row["tb_num"]), int(row["tb_den"])), bytes(row["extradata"]))  # fmt: skip
+        return Segment(str(row["camera"]), self.path_of(str(row["name"])), float(row["start"]), float(row["end"]),
+                       int(row["size"]), int(row["frames"]), info)  # fmt: skip
 
     # -- retention -------------------------------------------------------------------------
 
@@ -158,14 +158,13 @@ class Footage:
     def sweep(self, tally: FootageTally) -> None:
         """Rows whose file is gone (deleted by hand, or a crash between a file's and its row's deletion)."""
         rows = self._db.query("SELECT name FROM segments")
-        gone = [(str(r[0]),) for r in rows if not self.path_of(str(r[0])).is_file()]
+        gone = [(str(r["name"]),) for r in rows if not self.path_of(str(r["name"])).is_file()]
         if gone:
             with self.lock, self._db.write() as conn:
                 conn.executemany("DELETE FROM segments WHERE name = ?", gone)
 
     def expire(self, now: float, default_days: int, tally: FootageTally) -> None:
-        cameras = [str(r[0]) for r in self._db.query("SELECT DISTINCT camera FROM segments")]
-        for camera in cameras:
+        for camera in self._cameras():
             cutoff = now - self.policy(camera, default_days).retain_days * DAY_S
             while rows := self._db.query(
                 "SELECT name, size FROM segments WHERE camera = ? AND end < ? ORDER BY start LIMIT ?",
@@ -174,7 +173,7 @@ class Footage:
                 tally.expired += self._delete(rows, tally)
 
     def drop_unwanted(self, now: float, default_days: int, tally: FootageTally) -> None:
-        for camera in [str(r[0]) for r in self._db.query("SELECT DISTINCT camera FROM segments")]:
+        for camera in self._cameras():
             policy = self.policy(camera, default_days)
             if policy.mode != "events":
                 continue
@@ -195,31 +194,35 @@ class Footage:
                 if not rows:
                     break
                 chosen = []
-                for name, size in rows:
-                    chosen.append((name, size))
-                    excess -= int(size)
+                for row in rows:
+                    chosen.append(row)
+                    excess -= int(row["size"])
                     if excess <= 0:
                         break
                 tally.evicted += self._delete(chosen, tally)
         return excess
 
-    def _delete(self, rows: Iterable[Any], tally: FootageTally) -> int:
+    def _cameras(self) -> list[str]:
+        return [str(r["camera"]) for r in self._db.query("SELECT DISTINCT camera FROM segments")]
+
+    def _delete(self, rows: Iterable[sqlite3.Row], tally: FootageTally) -> int:
         """Files first, then rows (a full disk may refuse the commit; the sweep catches up)."""
         names = []
         with self.lock:
-            for name, size in rows:
-                path = self.path_of(str(name))
+            for row in rows:
+                name = str(row["name"])
+                path = self.path_of(name)
                 try:
                     path.unlink()
                     tally.files += 1
-                    tally.bytes += int(size)
+                    tally.bytes += int(row["size"])
                 except FileNotFoundError:
                     pass
                 if path.parent.parent.name + "/" + path.parent.name != time.strftime("%Y-%m-%d/%H", time.gmtime()):
                     for parent in (path.parent, path.parent.parent):  # the hour, then the day, once empty
                         with contextlib.suppress(OSError):  # (never the hour a writer may be creating files in)
                             parent.rmdir()
-                names.append((str(name),))
+                names.append((name,))
             with self._db.write() as conn:
                 conn.executemany("DELETE FROM segments WHERE name = ?", names)
         return len(names)

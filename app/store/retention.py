@@ -20,16 +20,16 @@ snapshot lock while it touches files and rows, so it never races `save_snapshot`
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from app.store.alerts import Alerts
+from app.store.db import Database
+from app.store.errors import STORAGE_ERRORS
+from app.store.events import Events, StoredEvent
 from app.store.footage import Footage, FootageTally
+from app.store.snapshot_index import SnapshotIndex
 from app.store.snapshots import SnapshotDir
-
-if TYPE_CHECKING:
-    from app.store.db import Database
 
 DAY_S = 86_400.0
 BATCH = 500
@@ -55,6 +55,22 @@ class RetentionReport:
     footage_bytes_freed: int = 0  # segment bytes deleted (also counted in bytes_freed)
 
 
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What retention works on: the database (for its size), each record kind, and the snapshot files."""
+
+    db: Database
+    events: Events
+    alerts: Alerts
+    snapshots: SnapshotIndex
+    files: SnapshotDir
+    footage: Footage
+
+    def used(self) -> int:
+        """The store's size as the quota counts it."""
+        return self.db.live_bytes() + self.snapshots.total_bytes() + self.footage.total_bytes()
+
+
 @dataclass(slots=True)
 class _Tally:
     events_expired: int = 0
@@ -71,44 +87,34 @@ class _Tally:
             self.file_bytes += freed
 
 
-def enforce(
-    db: Database,
-    files: SnapshotDir,
-    footage: Footage,
-    *,
-    retain_days: int,
-    max_bytes: int,
-    now: float,
-    on_error: ErrorHook,
-) -> RetentionReport:
-    from app.store.db import StoreError
-
+def enforce(store: Holdings, *, retain_days: int, max_bytes: int, now: float, on_error: ErrorHook) -> RetentionReport:
+    """Runs every step; a step that fails (StoreError, or OSError from a file) goes to `on_error`, and the next runs."""
     tally = _Tally()
     shot = FootageTally()
-    failures = (OSError, sqlite3.DatabaseError, StoreError)
+    db, footage = store.db, store.footage
 
     def step(name: str, fn: Callable[[], object]) -> None:
         try:
             fn()
-        except failures as exc:
+        except STORAGE_ERRORS as exc:
             tally.errors += 1
             on_error(f"retention.{name}", exc)
 
     db_before = _measure(db.live_bytes)
-    step("sweep", lambda: _sweep(db, files, tally))
+    step("sweep", lambda: _sweep(store, tally))
     step("footage_sweep", lambda: footage.sweep(shot))
-    step("age", lambda: _expire(db, files, now - retain_days * DAY_S, tally))
+    step("age", lambda: _expire(store, now - retain_days * DAY_S, tally))
     step("footage_age", lambda: footage.expire(now, retain_days, shot))
     step("footage_unwanted", lambda: footage.drop_unwanted(now, retain_days, shot))
-    step("footage_quota", lambda: footage.evict(_used(db, footage) - max_bytes, now, shot))
-    step("quota", lambda: _evict(db, files, footage, max_bytes, tally))
+    step("footage_quota", lambda: footage.evict(store.used() - max_bytes, now, shot))
+    step("quota", lambda: _evict(store, max_bytes, tally))
     step("compact", db.compact)
     used = -1
     db_after = -1
     try:
         db_after = db.live_bytes()
-        used = db_after + _snapshot_bytes(db) + footage.total_bytes()
-    except failures as exc:
+        used = db_after + store.snapshots.total_bytes() + footage.total_bytes()
+    except STORAGE_ERRORS as exc:
         tally.errors += 1
         on_error("retention.measure", exc)
     shrink = max(0, db_before - db_after) if db_before >= 0 and db_after >= 0 else 0
@@ -129,10 +135,6 @@ def enforce(
     )
 
 
-def _used(db: Database, footage: Footage) -> int:
-    return db.live_bytes() + _snapshot_bytes(db) + footage.total_bytes()
-
-
 def _measure(fn: Callable[[], int]) -> int:
     try:
         return fn()
@@ -140,88 +142,68 @@ def _measure(fn: Callable[[], int]) -> int:
         return -1
 
 
-def _snapshot_bytes(db: Database) -> int:
-    return int(db.query("SELECT COALESCE(SUM(size), 0) FROM snapshots")[0][0])
-
-
-def _sweep(db: Database, files: SnapshotDir, tally: _Tally) -> None:
+def _sweep(store: Holdings, tally: _Tally) -> None:
+    files = store.files
     with files.lock:
         files.remove_stale_tmp(STALE_TMP_S)
         on_disk = files.listing()
-        rows: list[Any] = db.query("SELECT event_id, name FROM snapshots")
-        recorded = {str(name) for _, name in rows}
-        for name in on_disk.keys() - recorded:
+        rows = store.snapshots.all()
+        for name in on_disk.keys() - {row.name for row in rows}:
             tally.removed(files.remove(name))
-        dangling = [(str(event_id), str(name)) for event_id, name in rows if name not in on_disk]
+        dangling = [row for row in rows if row.name not in on_disk]
         if dangling:
-            with db.write() as conn:
-                conn.executemany("DELETE FROM snapshots WHERE event_id = ? AND name = ?", dangling)
+            store.snapshots.forget(dangling)
 
 
-def _delete_events(db: Database, files: SnapshotDir, rows: list[Any], tally: _Tally) -> None:
+def _delete_events(store: Holdings, rows: list[StoredEvent], tally: _Tally) -> None:
     """Files first, then rows: on a full disk the files still go even if SQLite cannot commit."""
-    for _, name in rows:
-        if name is not None:
-            tally.removed(files.remove(str(name)))
-    with db.write() as conn:
-        conn.executemany("DELETE FROM events WHERE id = ?", [(str(event_id),) for event_id, _ in rows])
+    for row in rows:
+        if row.snapshot is not None:
+            tally.removed(store.files.remove(row.snapshot))
+    store.events.delete(row.id for row in rows)
 
 
-def _expire(db: Database, files: SnapshotDir, cutoff: float, tally: _Tally) -> None:
+def _expire(store: Holdings, cutoff: float, tally: _Tally) -> None:
     while True:
-        with files.lock:
-            rows: list[Any] = db.query(
-                "SELECT e.id, s.name FROM events e LEFT JOIN snapshots s ON s.event_id = e.id "
-                "WHERE COALESCE(e.end_time, e.start_time) < ? ORDER BY e.start_time LIMIT ?",
-                (cutoff, BATCH),
-            )
+        with store.files.lock:
+            rows = store.events.expired(cutoff, BATCH)
             if not rows:
                 break
-            _delete_events(db, files, rows, tally)
+            _delete_events(store, rows, tally)
         tally.events_expired += len(rows)
-    with db.write() as conn:
-        tally.alerts_expired += conn.execute("DELETE FROM alerts WHERE fired_at < ?", (cutoff,)).rowcount
+    tally.alerts_expired += store.alerts.expire(cutoff)
 
 
-def _evict(db: Database, files: SnapshotDir, footage: Footage, max_bytes: int, tally: _Tally) -> None:
-    excess = _used(db, footage) - max_bytes
+def _evict(store: Holdings, max_bytes: int, tally: _Tally) -> None:
+    excess = store.used() - max_bytes
     # Snapshots of the oldest events first.
     while excess > 0:
-        with files.lock:
-            rows: list[Any] = db.query(
-                "SELECT s.event_id, s.name, s.size, s.saved_ns FROM snapshots s JOIN events e ON e.id = s.event_id "
-                "ORDER BY e.start_time, s.saved_ns LIMIT ?",
-                (BATCH,),
-            )
-            if not rows:
+        with store.files.lock:
+            oldest = store.snapshots.oldest(BATCH)
+            if not oldest:
                 break
             chosen = []
-            for event_id, name, size, saved_ns in rows:
-                chosen.append((str(event_id), int(saved_ns)))
-                tally.removed(files.remove(str(name)))
-                excess -= int(size)
+            for snapshot in oldest:
+                chosen.append(snapshot)
+                tally.removed(store.files.remove(snapshot.name))
+                excess -= snapshot.size
                 if excess <= 0:
                     break
-            with db.write() as conn:
-                conn.executemany("DELETE FROM snapshots WHERE event_id = ? AND saved_ns = ?", chosen)
+            store.snapshots.evict(chosen)
         tally.snapshots_evicted += len(chosen)
     # Then the oldest ended events, in batches sized from the average row.
     while True:
-        excess = _used(db, footage) - max_bytes
+        excess = store.used() - max_bytes
         if excess <= 0:
             break
-        count = int(db.query("SELECT count(*) FROM events")[0][0])
+        count = store.events.count()
         if count == 0:
             break
-        per_event = max(1, db.live_bytes() // count)
+        per_event = max(1, store.db.live_bytes() // count)
         batch = min(BATCH, max(1, math.ceil(excess / per_event)))
-        with files.lock:
-            rows = db.query(
-                "SELECT e.id, s.name FROM events e LEFT JOIN snapshots s ON s.event_id = e.id "
-                "WHERE e.end_time IS NOT NULL ORDER BY e.start_time LIMIT ?",
-                (batch,),
-            )
+        with store.files.lock:
+            rows = store.events.oldest_ended(batch)
             if not rows:
                 break
-            _delete_events(db, files, rows, tally)
+            _delete_events(store, rows, tally)
         tally.events_evicted += len(rows)

@@ -1,8 +1,8 @@
 """Best snapshots on disk: one JPEG per event, box and label drawn, replaced atomically.
 
-A snapshot is written to a temporary file in the same folder (mode 0600, created
-exclusively), fsynced, and moved over the event's file with `os.replace`, so a
-reader (or a crash, or a power cut) sees the old JPEG or the new one, never a mix.
+A snapshot is written the way `app.files` writes every private file (a 0600 temporary
+file in the same folder, fsynced, renamed over the event's file, the folder fsynced),
+so a reader (or a crash, or a power cut) sees the old JPEG or the new one, never a mix.
 File names come from the event id, made safe for a path: nothing a caller passes
 can leave the snapshot folder.
 
@@ -18,7 +18,6 @@ import hashlib
 import logging
 import os
 import re
-import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +28,21 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain import Box
+from app.files import TMP_PREFIX, commit, fsync_dir, make_private_dir, write_temp
+
+__all__ = [  # make_private_dir too: app.api.clips has always found it here
+    "BOX_BGR",
+    "JPEG_QUALITY",
+    "MAX_LABEL_CHARS",
+    "SUFFIX",
+    "TEXT_BGR",
+    "SnapshotDir",
+    "line_thickness",
+    "make_private_dir",
+    "render_boxes",
+    "render_snapshot",
+    "snapshot_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +50,6 @@ JPEG_QUALITY = 85
 BOX_BGR = (0, 0, 255)  # red, the colour the dashboard's live view uses too
 TEXT_BGR = (255, 255, 255)
 SUFFIX = ".jpg"
-TMP_PREFIX = ".tmp-"
 MAX_LABEL_CHARS = 40
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -120,26 +133,16 @@ class SnapshotDir:
 
     def write_tmp(self, name: str, data: bytes) -> Path:
         """Writes `data` to a new private temporary file next to `name` and fsyncs it."""
-        tmp = self.path / f"{TMP_PREFIX}{secrets.token_hex(6)}-{name}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        os.close(fd)
-        return tmp
+        return write_temp(self.path, name, data)
 
     def publish(self, tmp: Path, name: str) -> Path:
-        """Atomically puts `tmp` in place as `name` (replacing the previous snapshot)."""
-        final = self.file(name)
-        os.replace(tmp, final)
-        return final
+        """Atomically puts `tmp` in place as `name` (replacing the previous snapshot). The folder's fsync is
+        left to `sync`, after the caller's lock: this runs inside the database's write transaction."""
+        return commit(tmp, self.file(name), sync_folder=False)
+
+    def sync(self) -> None:
+        """Makes the renames so far survive a power cut."""
+        fsync_dir(self.path)
 
     def remove(self, name: str) -> int:
         """Deletes a snapshot; returns the bytes freed (0 if it was already gone)."""
@@ -175,13 +178,3 @@ class SnapshotDir:
                         os.unlink(entry.path)
                         freed += st.st_size
         return freed
-
-
-def make_private_dir(path: Path) -> None:
-    """Creates `path` (and parents) and makes it 0700."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o777 != 0o700:
-        try:
-            os.chmod(path, 0o700)
-        except PermissionError:  # someone else's folder (e.g. made by the installer): usable, but say so
-            log.warning("storage: cannot make %s private (mode 0700): not its owner", path)

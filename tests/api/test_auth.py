@@ -348,14 +348,17 @@ def test_token_use_is_written_at_most_once_a_minute(creds: Credentials, path: Pa
 
     first = clock.now
     assert creds.verify_token(secret) is not None
+    creds.flush()  # written off the request's thread: wait for it
     assert used_on_disk() == first  # the first use is saved at once
     clock.advance(10)
     mtime = path.stat().st_mtime_ns
     assert creds.verify_token(secret) is not None
+    creds.flush()
     assert used_on_disk() == first and path.stat().st_mtime_ns == mtime
     assert creds.tokens()[0].last_used_at == clock.now  # memory knows
     clock.advance(60)
     assert creds.verify_token(secret) is not None
+    creds.flush()
     assert used_on_disk() == clock.now
 
 

@@ -3,7 +3,8 @@ one-time setup code sets one, nobody can log in.
 
 - `passwords`: what counts as too weak, and why;
 - `credentials`: the password hash and API tokens in `<storage.path>/credentials.json` (0600),
-  shared safely with the `edgewatch passwd` process;
+  shared safely with the `edgewatch passwd` process; reads never lock, wait or write;
+- `credfile`: that file's format, validated with pydantic, and reading it;
 - `limiter`: how many login and setup-code guesses get through, counted before they are verified;
 - `sessions`: the setup code and login sessions (memory only);
 - `setupfile`: under systemd, the setup code's 0600 copy in the runtime directory for root's console helper.

@@ -1,43 +1,53 @@
-"""The credentials file: the admin password (argon2id) and API tokens (SHA-256), shared with `edgewatch passwd`.
+"""The admin password (argon2id) and API tokens (SHA-256), shared with `edgewatch passwd`.
 
 There is no default password (ETSI EN 303 645 5.1): until `edgewatch passwd` or the one-time setup code sets one,
-nobody can log in. Secrets live only in `<storage.path>/credentials.json` (mode 0600): the password as an argon2id
-hash, API tokens as SHA-256 digests. Nothing here logs a secret, a hash or the file's contents.
+nobody can log in. Secrets live only in `<storage.path>/credentials.json` (mode 0600, format in `credfile`): the
+password as an argon2id hash, API tokens as SHA-256 digests. Nothing here logs a secret, a hash or the file's contents.
 
-`edgewatch passwd` writes the file from another process while the service runs, so every read stats the file and
-re-reads it when it was replaced, and every write is a read-modify-write under an flock on `credentials.json.lock`:
-neither process can overwrite the other's change with stale state.
+Reads (every request: `has_password`, `password_set_at`, `verify_token`, `tokens`) take no flock and never write:
+they stat the file and re-read it when it was replaced (it is only ever replaced whole), so `edgewatch passwd`
+writing from another process is seen at once and a request never waits behind a write. Writes are a
+read-modify-write under our lock and an flock on `credentials.json.lock` (which `edgewatch passwd` takes too), so
+neither process can overwrite the other's change with stale state. A token's last use is kept in memory and written
+at most once a minute, by a background thread: not on the request that used it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
-import json
 import logging
 import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.api.auth.credfile import (
+    NEVER_READ,
+    Contents,
+    Password,
+    Stamp,
+    Token,
+    TokenInfo,
+    read,
+    render,
+    service_owner,
+    stamp,
+)
 from app.api.auth.passwords import MAX_PASSWORD_CHARS, USERNAME, check_password_strength
+from app.files import atomic_write, fsync_dir, lock_exclusive, make_private_dir
 
 log = logging.getLogger(__name__)
 
 CREDENTIALS_FILE = "credentials.json"
-FILE_VERSION = 1
-MAX_FILE_BYTES = 1 << 20
 MAX_TOKENS = 32
 TOKEN_PREFIX = "ewt_"  # noqa: S105 - recognisable in logs and secret scanners; not itself secret
 MAX_TOKEN_CHARS = 128
@@ -45,30 +55,7 @@ TOKEN_NAME = re.compile(r"[A-Za-z0-9 _.-]{1,64}")
 TOKEN_USE_PERSIST_S = 60.0  # last_used_at is a hint for the dashboard: not worth a disk write per request
 MAX_CONCURRENT_HASHES = 2  # argon2id's default takes 64 MiB a hash: a burst of logins must not exhaust a Pi
 
-_Stamp = tuple[int, ...] | None  # (inode, mtime_ns, size) of the file as last read; None: no file
-_NEVER_READ: _Stamp = (-1,)
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """An API token as the dashboard lists it; its secret is shown once, when it is created."""
-
-    id: str
-    name: str
-    created_at: float
-    last_used_at: float | None
-
-
-@dataclass(frozen=True)
-class _Password:
-    hash: str
-    set_at: float
-
-
-@dataclass(frozen=True)
-class _Token:
-    info: TokenInfo
-    sha256: str
+__all__ = ["CREDENTIALS_FILE", "MAX_TOKENS", "Credentials", "CredentialsError", "TokenInfo", "credentials_path"]
 
 
 class CredentialsError(Exception):
@@ -89,30 +76,28 @@ class Credentials:
         self.path = path
         self._hasher = hasher or PasswordHasher(type=Type.ID)
         self._clock = clock
-        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # writers only; readers never take it
         self._hash_slots = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
         self._dummy_hash: str | None = None
-        self._password: _Password | None = None
-        self._tokens: dict[str, _Token] = {}
-        self._corrupt = False
-        self._stamp: _Stamp = _NEVER_READ
+        self._file = Contents(NEVER_READ)  # the last read (or written) state; replaced whole, never mutated
+        self._reported: Stamp = NEVER_READ  # the stamp of the unusable file last logged
+        self._uses_lock = threading.Lock()  # guards the three below; never held across I/O
+        self._uses: dict[str, float] = {}  # token id -> last use this process saw
         self._uses_dirty = False
         self._uses_saved_at = float("-inf")  # the first use is saved at once, later ones once a minute
+        self._saver: threading.Thread | None = None
 
     @property
     def _aside_path(self) -> Path:
         return self.path.with_name(self.path.name + ".corrupt")
 
     def has_password(self) -> bool:
-        with self._lock:
-            self._refresh()
-            return self._password is not None
+        return self._current().password is not None
 
     def password_set_at(self) -> float | None:
         """When the password was last set: sessions created before it are invalid."""
-        with self._lock:
-            self._refresh()
-            return self._password.set_at if self._password else None
+        password = self._current().password
+        return password.set_at if password else None
 
     def set_password(self, password: str) -> int:
         """Stores `password` (argon2id) for the admin; an unusable file is kept aside as `.corrupt` and replaced.
@@ -124,15 +109,16 @@ class Credentials:
         check_password_strength(password)
         with self._hash_slots:
             digest = self._hasher.hash(password)
-        with self._transaction():
-            if self._corrupt:  # it must not lock the installer out for good
+        with self._transaction() as now:
+            if now.problem is not None:  # it must not lock the installer out for good
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(self.path, self._aside_path)
                     log.warning("credentials: kept the unusable file as %s", self._aside_path)
-                self._corrupt = False
-            revoked = len(self._tokens)
-            self._password, self._tokens, self._uses_dirty = _Password(digest, self._clock()), {}, False
-            self._save()
+            revoked = len(now.tokens)
+            with self._uses_lock:
+                self._uses.clear()
+                self._uses_dirty = False
+            self._save(Password(digest, self._clock()), {})
         if revoked:
             log.info("credentials: the password changed; %d API token(s) revoked with it", revoked)
         return revoked
@@ -143,9 +129,8 @@ class Credentials:
         if len(password) > MAX_PASSWORD_CHARS:  # could never have been set; its length is no secret
             return False
         secret = password.encode("utf-8", "surrogatepass")  # JSON may carry lone surrogates: never a crash
-        with self._lock:
-            self._refresh()
-            stored = self._password.hash if self._password else None
+        current = self._current().password
+        stored = current.hash if current else None
         if stored is None or username != USERNAME:
             self._spend_a_hash(secret)
             return False
@@ -167,56 +152,59 @@ class Credentials:
             raise ValueError("token name: 1 to 64 letters, digits, spaces, '_', '.' or '-', not starting with a space")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         info = TokenInfo(id=secrets.token_hex(8), name=name, created_at=self._clock(), last_used_at=None)
-        with self._transaction():
-            if self._corrupt:
+        with self._transaction() as now:
+            if now.problem is not None:
                 raise CredentialsError(
                     "the credentials file is unusable: set the password again with `edgewatch passwd`"
                 )
-            if len(self._tokens) >= MAX_TOKENS:
+            if len(now.tokens) >= MAX_TOKENS:
                 raise ValueError(f"at most {MAX_TOKENS} API tokens: revoke one first")
-            if any(t.info.name == name for t in self._tokens.values()):
+            if any(t.info.name == name for t in now.tokens.values()):
                 raise ValueError(f"a token named '{name}' exists already")
-            self._tokens[info.id] = _Token(info, _sha256(secret))
-            self._save()
+            self._save(now.password, {**now.tokens, info.id: Token(info, _sha256(secret))})
         return info, secret
 
     def tokens(self) -> list[TokenInfo]:
-        with self._lock:
-            self._refresh()
-            return [t.info for t in self._tokens.values()]
+        return [t.info for t in self._with_uses(self._current().tokens).values()]
 
     def revoke_token(self, token_id: str) -> bool:
-        with self._lock:
-            self._refresh()
-            if token_id not in self._tokens:
+        if token_id not in self._current().tokens:
+            return False
+        with self._transaction() as now:
+            if token_id not in now.tokens:  # revoked meanwhile by another process
                 return False
-        with self._transaction():
-            if self._tokens.pop(token_id, None) is None:  # revoked meanwhile by another process
-                return False
-            self._save()
+            self._save(now.password, {tid: t for tid, t in now.tokens.items() if tid != token_id})
         return True
 
     def verify_token(self, secret: str) -> TokenInfo | None:
-        """The token `secret` belongs to (its last use now recorded), or None."""
+        """The token `secret` belongs to (its last use now recorded in memory), or None. No lock, no write: a save
+        of the uses, when one is due, runs on a background thread."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > MAX_TOKEN_CHARS:
             return None
         digest = _sha256(secret)
         now = self._clock()
-        with self._lock:
-            self._refresh()
-            found = None
-            for token in self._tokens.values():  # no early exit: every request costs the same
-                if hmac.compare_digest(token.sha256, digest):
-                    found = token
-            if found is None:
-                return None
-            info = replace(found.info, last_used_at=now)
-            self._tokens[info.id] = replace(found, info=info)
+        found = None
+        for token in self._current().tokens.values():  # no early exit: every request costs the same
+            if hmac.compare_digest(token.sha256, digest):
+                found = token
+        if found is None:
+            return None
+        with self._uses_lock:
+            self._uses[found.info.id] = now
             self._uses_dirty = True
             due = abs(now - self._uses_saved_at) >= TOKEN_USE_PERSIST_S  # abs: the Pi's clock may jump back
-        if due:
-            self._save_uses()
-        return info
+            due = due and (self._saver is None or not self._saver.is_alive())
+            if due:
+                self._uses_saved_at = now  # the next try in a minute, whether or not this one works
+                self._saver = threading.Thread(target=self._save_uses, name="credentials-uses", daemon=True)
+                self._saver.start()
+        return replace(found.info, last_used_at=now)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Waits for a background save of token uses in progress (at shutdown, and for tests)."""
+        saver = self._saver
+        if saver is not None:
+            saver.join(timeout)
 
     def wipe(self) -> None:
         """Removes the password and all tokens (and any `.corrupt` copy): back to first boot."""
@@ -224,93 +212,68 @@ class Credentials:
             for victim in (self.path, self._aside_path):
                 with contextlib.suppress(FileNotFoundError):
                     victim.unlink()
-            _fsync_dir(self.path.parent)
-            self._password, self._tokens, self._corrupt, self._uses_dirty = None, {}, False, False
-            self._stamp = None
+            fsync_dir(self.path.parent)
+            with self._uses_lock:
+                self._uses.clear()
+                self._uses_dirty = False
+            self._file = Contents(None)
 
-    # -- internals: `self._lock` is held by every method below
+    # -- reads: no lock
+
+    def _current(self) -> Contents:
+        """The file's state, re-read only when it was replaced since the last read."""
+        known = self._file
+        if stamp(self.path) == known.stamp:
+            return known
+        fresh = read(self.path)
+        if fresh.problem is not None and fresh.stamp != self._reported:  # once per change, not per request
+            self._reported = fresh.stamp
+            log.error(
+                "credentials: %s is unusable: %s; nobody can log in until `edgewatch passwd` sets the password again",
+                self.path,
+                fresh.problem,
+            )
+        self._file = fresh
+        return fresh
+
+    def _with_uses(self, tokens: dict[str, Token]) -> dict[str, Token]:
+        """`tokens` with the uses this process saw but has not written yet, where they are newer."""
+        with self._uses_lock:
+            seen = dict(self._uses)
+        merged = {}
+        for tid, token in tokens.items():
+            used, saved = seen.get(tid), token.info.last_used_at
+            newer = used is not None and (saved is None or used > saved)
+            merged[tid] = replace(token, info=replace(token.info, last_used_at=used)) if newer else token
+        return merged
+
+    # -- writes: `_transaction` holds our lock and the flock
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> Iterator[Contents]:
         """Read-modify-write across threads and processes: our lock, then the flock `edgewatch passwd` takes too,
-        then the file's current state."""
-        with self._lock:
-            _make_private_dir(self.path.parent)
-            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        then the file's current state (what the body changes and `_save`s)."""
+        with self._write_lock:
+            folder = self.path.parent
+            make_private_dir(folder, tighten=False)  # e.g. systemd's StateDirectory= keeps its mode
+            fd = lock_exclusive(self.path.with_name(self.path.name + ".lock"), wait=True, owner=service_owner(folder))
             try:
-                owner = _service_owner(self.path.parent)
-                if owner is not None:
-                    os.fchown(fd, *owner)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self._refresh()
-                yield
-            except OSError:
-                self._stamp = _NEVER_READ  # a failed write: memory must not keep what the disk lacks
-                raise
+                yield self._current()
             finally:
                 os.close(fd)  # releases the flock
 
-    def _refresh(self) -> None:
-        if _stamp(self.path) != self._stamp:
-            self._load()
-
-    def _load(self) -> None:
-        unsaved_uses = {tid: t.info.last_used_at for tid, t in self._tokens.items()}
-        self._password, self._tokens, self._corrupt = None, {}, False
-        try:
-            with self.path.open("rb") as file:
-                st = os.fstat(file.fileno())
-                self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-                raw = file.read(MAX_FILE_BYTES + 1)
-        except FileNotFoundError:
-            self._stamp = None
-            return
-        except OSError as exc:
-            self._stamp = _stamp(self.path)
-            self._unusable(f"cannot read it ({exc.strerror})")
-            return
-        try:
-            self._password, tokens = _parse(raw)
-        except ValueError as exc:
-            self._unusable(str(exc))
-            return
-        for tid, token in tokens.items():  # keep uses this process saw but has not written yet
-            seen, saved = unsaved_uses.get(tid), token.info.last_used_at
-            newer = seen is not None and (saved is None or seen > saved)
-            self._tokens[tid] = replace(token, info=replace(token.info, last_used_at=seen)) if newer else token
-
-    def _unusable(self, reason: str) -> None:
-        self._corrupt = True
-        log.error(
-            "credentials: %s is unusable: %s; nobody can log in until `edgewatch passwd` sets the password again",
-            self.path,
-            reason,
-        )
-
-    def _save(self) -> None:
-        document = {
-            "version": FILE_VERSION,
-            "password": None
-            if self._password is None
-            else {"hash": self._password.hash, "set_at": self._password.set_at},
-            "tokens": [
-                {
-                    "id": t.info.id,
-                    "name": t.info.name,
-                    "sha256": t.sha256,
-                    "created_at": t.info.created_at,
-                    "last_used_at": t.info.last_used_at,
-                }
-                for t in self._tokens.values()
-            ],
-        }
-        _write_private(self.path, (json.dumps(document, indent=1) + "\n").encode())
-        self._stamp = _stamp(self.path)  # our own write: no need to read it back
-        if self._uses_dirty:
-            self._uses_dirty = False
-            self._uses_saved_at = self._clock()
-
-    # -- internals that take the lock themselves
+    def _save(self, password: Password | None, tokens: dict[str, Token]) -> None:
+        """Writes the file (atomically, durably) with the uses seen so far; memory follows only once it is written."""
+        with self._uses_lock:
+            written = dict(self._uses)
+        tokens = self._with_uses(tokens)
+        atomic_write(self.path, render(password, tokens), owner=service_owner(self.path.parent))
+        self._file = Contents(stamp(self.path), password, tokens)  # our own write: no need to read it back
+        with self._uses_lock:
+            self._uses = {tid: used for tid, used in self._uses.items() if tid in tokens}
+            if self._uses_dirty and self._uses.items() <= written.items():  # no use came in meanwhile
+                self._uses_dirty = False
+                self._uses_saved_at = self._clock()
 
     def _spend_a_hash(self, secret: bytes) -> None:
         with self._hash_slots:
@@ -324,124 +287,23 @@ class Credentials:
         with self._hash_slots:
             fresh = self._hasher.hash(secret)
         try:
-            with self._transaction():
-                if self._password is not None and self._password.hash == stored:  # unchanged meanwhile
-                    self._password = replace(self._password, hash=fresh)  # same set_at: sessions stay valid
-                    self._save()
+            with self._transaction() as now:
+                if now.password is not None and now.password.hash == stored:  # unchanged meanwhile
+                    # the same set_at: sessions stay valid
+                    self._save(replace(now.password, hash=fresh), now.tokens)
         except OSError as exc:
             log.warning("credentials: could not store the password's upgraded hash: %s", exc.strerror)
 
     def _save_uses(self) -> None:
         try:
-            with self._transaction():
-                if self._uses_dirty and not self._corrupt:
-                    self._save()
+            with self._transaction() as now:
+                with self._uses_lock:
+                    dirty = self._uses_dirty
+                if dirty and now.problem is None:
+                    self._save(now.password, now.tokens)
         except OSError as exc:
-            self._uses_saved_at = self._clock()  # try again in a minute, not on every request
             log.warning("credentials: could not record API token use: %s", exc.strerror)
-
-
-def _parse(raw: bytes) -> tuple[_Password | None, dict[str, _Token]]:
-    """The file's password and tokens; ValueError with a reason that never quotes the contents."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
-    try:
-        doc = json.loads(raw)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        raise ValueError("not valid JSON") from None
-    if not isinstance(doc, dict) or doc.get("version") != FILE_VERSION:
-        raise ValueError(f"not a version {FILE_VERSION} credentials file")
-    entry = doc.get("password")
-    password = None
-    if entry is not None:
-        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str) or not _is_time(entry.get("set_at")):
-            raise ValueError("malformed 'password' entry")
-        password = _Password(entry["hash"], float(entry["set_at"]))
-    items = doc.get("tokens", [])
-    if not isinstance(items, list):
-        raise ValueError("malformed 'tokens' list")
-    tokens = {}
-    for item in items:
-        token = _parse_token(item)
-        tokens[token.info.id] = token
-    return password, tokens
-
-
-def _parse_token(item: Any) -> _Token:
-    ok = (
-        isinstance(item, dict)
-        and isinstance(item.get("id"), str)
-        and isinstance(item.get("name"), str)
-        and isinstance(item.get("sha256"), str)
-        and re.fullmatch(r"[0-9a-f]{64}", item["sha256"]) is not None
-        and _is_time(item.get("created_at"))
-        and (item.get("last_used_at") is None or _is_time(item.get("last_used_at")))
-    )
-    if not ok:
-        raise ValueError("malformed token entry")
-    used = item.get("last_used_at")
-    info = TokenInfo(item["id"], item["name"], float(item["created_at"]), None if used is None else float(used))
-    return _Token(info, item["sha256"])
-
-
-def _is_time(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _stamp(path: Path) -> _Stamp:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return (-2, exc.errno or 0)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)  # os.replace gives a new inode: no same-mtime blind spot
-
-
-def _make_private_dir(folder: Path) -> None:
-    """Creates `folder` mode 0700 if missing; an existing one (e.g. systemd's StateDirectory) is left as it is."""
-    try:
-        folder.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        return
-    os.chmod(folder, 0o700)  # mkdir's mode goes through the umask
-
-
-def _service_owner(folder: Path) -> tuple[int, int] | None:
-    """Who our files must belong to: `sudo edgewatch passwd` must leave them readable by the service's own user,
-    which owns the storage folder."""
-    if os.geteuid() != 0:
-        return None
-    st = folder.stat()
-    return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Replaces `path` atomically: a 0600 temporary file in the same folder, fsynced, renamed, folder fsynced."""
-    owner = _service_owner(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "wb") as file:
-            if owner is not None:
-                os.fchown(file.fileno(), *owner)
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -8,12 +8,12 @@ Failing to write it costs only that copy (the console still shows the code): a w
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from app.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,12 @@ def setup_code_path(environ: Mapping[str, str]) -> Path | None:
 
 
 def write_setup_code(path: Path, code: str) -> bool:
-    """Replaces `path` atomically with `code`: a temporary file made 0600 by mkstemp (never readable by anyone
-    else, not even briefly), renamed over it. False (and a warning) when that fails."""
+    """Replaces `path` atomically with `code` (`app.files.atomic_write`: a temporary file made 0600 as it is
+    created, never readable by anyone else, not even briefly, then renamed over it). False (and a warning)
+    when that fails."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, (code + "\n").encode("ascii"))
     except OSError as exc:
-        _warn("cannot write", path, exc)
-        return False
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(code + "\n")
-        os.replace(tmp, path)  # a tmpfs: nothing to fsync, it is gone at shutdown anyway
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         _warn("cannot write", path, exc)
         return False
     return True
