@@ -20,6 +20,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -76,9 +77,13 @@ class Control(Protocol):
 
 
 class MqttBridge:
-    def __init__(self, config: Config, control: Control, store: Store) -> None:
+    def __init__(
+        self, config: Config, control: Control, store: Store, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`clock`: wall time, for the outbox's TTL and `late` and an alert's freshness (tests fake it)."""
         assert config.mqtt is not None
         self._config = config
+        self._clock = clock
         self._mqtt = config.mqtt
         self._control = control
         self._store = store
@@ -96,6 +101,7 @@ class MqttBridge:
             store,
             self.client,
             t.alerts,
+            clock=clock,
             snapshot_url=self._snapshot_url,
             clip_url=lambda alert: self.clip_url(alert.camera, alert.event_id),
             companions=self._alert_companions,
@@ -123,8 +129,8 @@ class MqttBridge:
         self._thread.join(5.0)
         if self.client.connected:
             self._send(self.topics.available, "offline", retain=True)
+        self.client.stop()  # runs the acks that came in: the outbox marks them before it ends
         self.outbox.stop()
-        self.client.stop()
 
     def dashboard_url(self) -> str | None:
         """The dashboard as a browser on the hub's LAN opens it (app.publish.identity)."""
@@ -165,7 +171,7 @@ class MqttBridge:
         if new_label and self._mqtt.ha_discovery:
             self._publish_discovery()  # a class seen for the first time gets its count sensor
 
-    # -- MQTT side -----------------------------------------------------------
+    # -- MQTT side: the client's event thread (never paho's), so the store and the service may be slow
     def _on_connect(self) -> None:
         t = self.topics
         self._send(t.mode, self._control.mode.value, retain=True)
@@ -257,7 +263,7 @@ class MqttBridge:
 
     def _alert_companions(self, alert: Alert, payload: dict[str, Any]) -> list[Message]:
         """HA's event entity of the rule fires with the alert (not for stale alerts from an outage)."""
-        if not self._mqtt.ha_discovery or time.time() - alert.fired_at > EVENT_FRESH_S:
+        if not self._mqtt.ha_discovery or self._clock() - alert.fired_at > EVENT_FRESH_S:
             return []
         body = json.dumps({"event_type": alert.label, **payload})
         return [Message(self.topics.rule_event(alert.rule), body.encode(), qos=1, retain=False)]

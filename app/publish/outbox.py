@@ -6,10 +6,25 @@ once the broker is back they go out in order, marked `late`. Alerts older than t
 are kept in the store for the dashboard but no longer pushed. `companions` may add messages
 that go out with each alert (Home Assistant's event entity): best effort, never acknowledged,
 sent only once the alert itself is on its way.
+
+Threads. The outbox's own thread reads the store, publishes and marks alerts delivered; the MQTT
+client's event thread only hands it the acks (an id appended to a list). A slow or stuck store
+therefore holds up neither the connection nor the other MQTT callbacks, and everything but the
+two hand-over lists belongs to that one thread.
+
+Connections. What was sent on a connection and not acked is lost with it. The outbox tells
+connections apart by the publisher's `connection` number: on a new one it sends again, oldest
+first, whatever was in flight. It publishes only on the connection it read (`connection=`), and
+the client gives that number only once the acks of every earlier connection have been handed
+over, so an alert acked just before an outage is not sent twice.
+
+`clock` (wall time, default `time.time`) dates everything: the TTL, `late`, `sent_at` and the
+delivery mark. Tests pass a fake one instead of sleeping.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -20,32 +35,50 @@ from typing import Any, Protocol
 
 from app.domain import Alert
 from app.payloads import alert_payload
-from app.publish.mqtt import Message
-from app.store import Store
+from app.publish.messages import Message
 
 log = logging.getLogger(__name__)
 
 LATE_AFTER_S = 5.0  # delivered this long after it fired: it waited in the outbox
 DEFAULT_TTL_S = 24 * 3600.0
+POLL_S = 1.0  # real time between looks at the store when nothing wakes the thread
 BATCH = 100
-ACKED_MEMORY = 4 * BATCH  # more than one flush can have read before their acks arrived
+ACKED_MEMORY = 4 * BATCH  # acked ids kept, in case the store could not mark one delivered
+
+Clock = Callable[[], float]
+
+
+class AlertQueue(Protocol):
+    """The store's alerts outbox, as `app.store.Store` offers it."""
+
+    def pending_alerts(self, *, since: float, limit: int = ...) -> list[Alert]: ...
+
+    def pending_count(self, *, since: float) -> int: ...
+
+    def mark_delivered(self, alert_id: str, at: float) -> None: ...
 
 
 class Publisher(Protocol):
-    @property
-    def connected(self) -> bool: ...
+    """`app.publish.mqtt.MqttClient` as the outbox uses it."""
 
-    def publish(self, message: Message, on_acked: Callable[[], None] | None = None) -> bool: ...
+    @property
+    def connection(self) -> int | None: ...
+
+    def publish(
+        self, message: Message, on_acked: Callable[[], None] | None = None, *, connection: int | None = None
+    ) -> bool: ...
 
 
 class Outbox:
     def __init__(
         self,
-        store: Store,
+        store: AlertQueue,
         publisher: Publisher,
         topic: str,
         *,
         ttl_s: float = DEFAULT_TTL_S,
+        clock: Clock = time.time,
+        poll_s: float = POLL_S,
         snapshot_url: Callable[[Alert], str | None] = lambda _alert: None,
         clip_url: Callable[[Alert], str | None] = lambda _alert: None,
         companions: Callable[[Alert, dict[str, Any]], Sequence[Message]] = lambda _alert, _payload: (),
@@ -54,22 +87,27 @@ class Outbox:
         self._publisher = publisher
         self._topic = topic
         self._ttl = ttl_s
+        self._clock = clock
+        self._poll = poll_s
         self._snapshot_url = snapshot_url
         self._clip_url = clip_url
         self._companions = companions
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._in_flight: set[str] = set()
-        # Acknowledged while a flush was walking an older read of the store: not again.
-        self._acked_ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()  # guards the two hand-over lists
+        self._acks: list[str] = []  # acked ids, from the client's event thread
         self._volatile: list[Alert] = []  # alerts the store refused: best effort, not durable
+        # The outbox thread's own:
+        self._connection: int | None = None  # the connection `_in_flight` was sent on
+        self._in_flight: set[str] = set()
+        self._acked_ids: OrderedDict[str, None] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Mark what was acked so far delivered, then end (nothing more is sent)."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
@@ -83,35 +121,43 @@ class Outbox:
         self._wake.set()
 
     def reconnected(self) -> None:
-        """The connection was re-established: unacknowledged sends are lost, send them again."""
-        with self._lock:
-            self._in_flight.clear()
+        """The connection was (re-)established and announced: send what waits, now."""
         self._wake.set()
 
     def depth(self) -> int:
         with self._lock:
             volatile = len(self._volatile)
-        return self._store.pending_count(since=time.time() - self._ttl) + volatile
+        return self._store.pending_count(since=self._clock() - self._ttl) + volatile
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(1.0)
+        while True:
+            self._wake.wait(self._poll)
             self._wake.clear()
-            if self._publisher.connected:
-                try:
-                    self._flush()
-                except Exception:
-                    log.exception("outbox: sending failed; will retry")
+            stopping = self._stop.is_set()
+            try:
+                self._step(send=not stopping)
+            except Exception:
+                log.exception("outbox: sending failed; will retry")
+            if stopping:
+                return
 
-    def _flush(self) -> None:
+    def _step(self, *, send: bool) -> None:
+        connection = self._publisher.connection  # first: the acks of older connections are in by then
+        self._apply_acks()
+        if connection != self._connection:  # a new connection (or none): what was in flight is lost
+            self._in_flight.clear()
+            self._connection = connection
+        if send and connection is not None:
+            self._flush(connection)
+
+    def _flush(self, connection: int) -> None:
         with self._lock:
             volatile = list(self._volatile)
-        for alert in [*self._store.pending_alerts(since=time.time() - self._ttl, limit=BATCH), *volatile]:
-            with self._lock:
-                if alert.id in self._in_flight or alert.id in self._acked_ids:
-                    continue
-                self._in_flight.add(alert.id)
-            now = time.time()
+        pending = self._store.pending_alerts(since=self._clock() - self._ttl, limit=BATCH)
+        for alert in [*pending, *volatile]:
+            if alert.id in self._in_flight or alert.id in self._acked_ids:
+                continue
+            now = self._clock()
             payload = alert_payload(
                 alert,
                 sent_at=now,
@@ -120,21 +166,34 @@ class Outbox:
                 clip_url=self._clip_url(alert),
             )
             message = Message(self._topic, json.dumps(payload).encode(), qos=1, retain=False)
-            if not self._publisher.publish(message, on_acked=self._acked(alert.id)):
-                with self._lock:
-                    self._in_flight.discard(alert.id)
-                return  # not connected any more: keep order, try again after the reconnect
+            acked = functools.partial(self._acked, alert.id)
+            if not self._publisher.publish(message, on_acked=acked, connection=connection):
+                return  # that connection is gone: the next one sends this again, in order
+            self._in_flight.add(alert.id)
             for extra in self._companions(alert, payload):
-                self._publisher.publish(extra)
+                self._publisher.publish(extra, connection=connection)
 
-    def _acked(self, alert_id: str) -> Callable[[], None]:
-        def done() -> None:
-            self._store.mark_delivered(alert_id, time.time())
-            with self._lock:
-                self._volatile = [a for a in self._volatile if a.id != alert_id]
-                self._in_flight.discard(alert_id)
-                self._acked_ids[alert_id] = None
-                while len(self._acked_ids) > ACKED_MEMORY:
-                    self._acked_ids.popitem(last=False)
+    def _acked(self, alert_id: str) -> None:
+        """on_acked, in the client's event thread: hand over and return (no store access here)."""
+        with self._lock:
+            self._acks.append(alert_id)
+        self._wake.set()
 
-        return done
+    def _apply_acks(self) -> None:
+        with self._lock:
+            acks, self._acks = self._acks, []
+            if acks:
+                done = set(acks)
+                self._volatile = [a for a in self._volatile if a.id not in done]
+        if not acks:
+            return
+        now = self._clock()
+        for alert_id in acks:
+            self._in_flight.discard(alert_id)
+            self._acked_ids[alert_id] = None
+            while len(self._acked_ids) > ACKED_MEMORY:
+                self._acked_ids.popitem(last=False)
+            try:
+                self._store.mark_delivered(alert_id, now)
+            except Exception:  # remembered in `_acked_ids`: not sent again while it is there
+                log.exception("outbox: could not mark alert %s delivered", alert_id)

@@ -7,7 +7,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -155,12 +155,25 @@ class Control:
         return self.labels
 
 
+class Clock:
+    """A wall clock that moves only when told (`advance`): for the outbox's TTL, `late` and `sent_at`."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @contextmanager
 def running_bridge(
-    config: Config, tmp_path: Path, control: Control | None = None
+    config: Config, tmp_path: Path, control: Control | None = None, *, clock: Callable[[], float] = time.time
 ) -> Iterator[tuple[MqttBridge, Store]]:
     with Store(tmp_path / "s", retain_days=7, max_mb=64) as store:
-        bridge = MqttBridge(config, control or Control(), store)
+        bridge = MqttBridge(config, control or Control(), store, clock=clock)
         bridge.start()
         try:
             yield bridge, store
@@ -168,9 +181,9 @@ def running_bridge(
             bridge.stop()
 
 
-def alert(n: int, *, rule: str = "porch", camera: str = "drive", age: float = 0.0) -> Alert:
-    """An alert for event `evt-<n>`, fired `age` s ago, 2 s after the object was first seen."""
-    fired = time.time() - age
+def alert(n: int, *, rule: str = "porch", camera: str = "drive", age: float = 0.0, at: float | None = None) -> Alert:
+    """An alert for event `evt-<n>`, fired `age` s before `at` (default: now), 2 s after the object was first seen."""
+    fired = (time.time() if at is None else at) - age
     return Alert(f"evt-{n}:{rule}", rule, camera, "person", 0.9, (0.1, 0.2, 0.3, 0.9), ("porch",), f"evt-{n}",
                  fired - 2, fired, "alert")  # fmt: skip
 
