@@ -2,8 +2,9 @@
 # One entry point for a fresh Debian 12 / Raspberry Pi OS machine:
 #   bash deploy/dev.sh run    set everything up, then run the appliance (demo without --config)
 #   bash deploy/dev.sh test   set everything up, then lint, type-check and run the test suite
-# Set-up is idempotent: system packages, the virtualenv (.venv), Python dependencies and
-# the offline-built models are each skipped when already in place.
+# Set-up is idempotent: system packages, the virtualenv (.venv), Python dependencies, the
+# dashboard's type checker (node_modules) and the offline-built models are each skipped when
+# already in place.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,10 +20,24 @@ system_packages() {
   grep -v '^#' "$root/deploy/packages-dev.txt" | tr -s ' \n' ' '
 }
 
+installed_packages() {
+  # Installed packages and the names they provide: NodeSource's nodejs provides (and conflicts
+  # with) Debian's npm, which apt must then not be asked for.
+  dpkg-query -W -f='${db:Status-Abbrev}|${Package}, ${Provides}\n' 2>/dev/null | awk -F'|' '
+    $1 ~ /^.i/ {
+      n = split($2, names, ",")
+      for (i = 1; i <= n; i++) {
+        sub(/^ +/, "", names[i]); sub(/ .*/, "", names[i])  # "npm (= 9.2)" -> "npm"
+        if (names[i] != "") print names[i]
+      }
+    }'
+}
+
 install_system_packages() {
-  local missing=()
+  local missing=() have
+  have=$(installed_packages)
   for pkg in $(system_packages); do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    grep -qxF -- "$pkg" <<<"$have" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=()
@@ -52,6 +67,19 @@ install_python() {
   touch "$stamp"
 }
 
+install_node_modules() {
+  # tsc for the dashboard's ES modules: exactly the TypeScript package-lock.json pins, no
+  # install scripts run. npm ci starts node_modules afresh, so the stamp inside it says done.
+  local stamp="$root/node_modules/.installed"
+  if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ] && [ -x "$root/node_modules/.bin/tsc" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is missing (Debian packages nodejs and npm, in deploy/packages-dev.txt)"
+  say "installing the dashboard's type checker (npm ci)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+}
+
 build_models() {
   PYTHON="$python" bash "$root/models/build.sh"
 }
@@ -68,6 +96,7 @@ build_demo() {
 setup() {
   install_system_packages
   install_python
+  install_node_modules
   build_models
 }
 
@@ -84,6 +113,7 @@ case "${1:-}" in
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .
     "$venv/bin/mypy"
+    "$root/node_modules/.bin/tsc" --noEmit -p tsconfig.json # the dashboard's modules (// @ts-check)
     exec "$venv/bin/pytest" "$@"
     ;;
   setup)

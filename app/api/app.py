@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.api.account import account_router, token_router
-from app.api.auth import Credentials, LoginLimiter, Sessions, SetupCode
+from app.api.auth import Credentials, LoginLimiter, Sessions, SetupCode, passwords
 from app.api.gate import LoginGate
 from app.api.guard import LanGuard
 from app.api.hosts import HostGuard
@@ -65,9 +66,11 @@ def create_app(backend: Backend, metrics: Metrics, security: Security, config: A
     def dashboard() -> FileResponse:
         return FileResponse(PAGES / "index.html", media_type="text/html")
 
+    login_html = login_page_html()
+
     @app.get("/login", include_in_schema=False)
-    def login_page() -> FileResponse:
-        return FileResponse(PAGES / "login.html", media_type="text/html")
+    def login_page() -> HTMLResponse:
+        return HTMLResponse(login_html)
 
     app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
     app.include_router(data_router(backend, metrics))
@@ -105,3 +108,16 @@ def create_app(backend: Backend, metrics: Metrics, security: Security, config: A
     app.add_middleware(HostGuard, listen_host=config.listen[0], hostnames=names)
     app.add_middleware(LanGuard, allow=config.allow, trusted_proxies=config.trusted_proxies)
     return app
+
+
+def login_page_html() -> str:
+    """The login page with the account name and the server's own password limits written into it (the setup
+    form's minlength/maxlength and its hint): login.js checks what `check_password_strength` will, and no
+    number is copied into the page or its script. Nothing new is disclosed: the page was public, with the
+    same rule in its text, before. A placeholder left unfilled fails here, at start, not in a browser."""
+    template = Template((PAGES / "login.html").read_text(encoding="utf-8"))
+    return template.substitute(
+        username=passwords.USERNAME,
+        min_password_chars=passwords.MIN_PASSWORD_CHARS,
+        max_password_chars=passwords.MAX_PASSWORD_CHARS,
+    )

@@ -8,6 +8,11 @@ The setup test is the first boot: no password yet, only the console's setup code
 Both watch the browser console for the whole run: a CSP violation, an uncaught exception or
 a failed request is an error there, and only the few failures the steps provoke on purpose
 (and latest.jpg / snapshot 404s before the first frame / snapshot) are tolerated.
+
+The pages' scripts are ES modules (app/api/static/*.js, checked by `tsc --noEmit` in the test
+command); a module that fails to load or to link stops its page silently, so one test loads
+both pages and checks every module arrived as JavaScript and ran. The setup form's password
+check takes the server's rule from the page the server rendered, never a number of its own.
 """
 
 from __future__ import annotations
@@ -15,18 +20,19 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from app import __version__
-from app.api.app import create_app
+from app.api.app import STATIC, create_app, login_page_html
+from app.api.auth import passwords
 from app.api.server import ApiServer
 from tests.api.conftest import PASSWORD, Stack, make_security
 
@@ -337,3 +343,96 @@ def test_first_boot_setup_form(browser: Browser, stack: Stack, tmp_path: Path) -
         assert console.problems == []
     finally:
         server.stop()
+
+
+def test_pages_load_their_modules(browser: Browser, serve: Callable[..., str]) -> None:
+    base = serve()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    console = Console()  # the porch camera never delivers a frame: its 404s stay expected
+    console.watch(page)
+    modules: dict[str, tuple[int, str]] = {}  # /assets/x.js -> (status, content type), as Chromium got them
+
+    def got(response: Response) -> None:
+        path = urlsplit(response.url).path
+        if path.startswith("/assets/") and path.endswith(".js"):
+            modules[path] = (response.status, response.headers.get("content-type", ""))
+
+    page.on("response", got)
+    scripts = "(ss) => ss.map((s) => [s.type, new URL(s.src || 'inline:', location.href).pathname])"
+
+    page.goto(f"{base}/login")
+    expect(page.locator("#login-form")).to_be_visible()  # login.js ran: it shows the form
+    expect(page.locator("#loading")).to_be_hidden()
+    assert page.eval_on_selector_all("script", scripts) == [["module", "/assets/login.js"]]
+    login_modules = set(modules)
+    assert {"/assets/login.js", "/assets/http.js", "/assets/dom.js"} <= login_modules
+
+    answer = page.request.post(f"{base}/api/login", data={"username": "admin", "password": PASSWORD})
+    assert answer.status == 204
+    page.goto(f"{base}/")
+    assert path_of(page) == "/"
+    expect(page.locator("#statusline")).to_have_text("Live")  # both polls answered and were shown
+    expect(page.locator("#events li[data-event]")).to_have_count(1)
+    page.click("#tokens-section summary")  # tokens.js listed them
+    expect(page.locator("#tokens")).to_contain_text("No tokens yet.")
+    assert page.eval_on_selector_all("script", scripts) == [["module", "/assets/dashboard.js"]]
+    dashboard_modules = set(modules) - {"/assets/login.js"}
+    assert {"/assets/dashboard.js", "/assets/http.js", "/assets/tokens.js"} <= dashboard_modules
+
+    # Every module in the folder is one a page loads (tsc checks them all: none is left over), each
+    # served with a JavaScript type (a module with another type is refused, and nosniff is on).
+    assert set(modules) == {f"/assets/{p.name}" for p in STATIC.glob("*.js")}
+    for path, (status, kind) in modules.items():
+        assert status == 200, path
+        assert kind.split(";")[0].strip() == "text/javascript", (path, kind)
+    context.close()
+    assert console.problems == []
+
+
+def test_login_page_carries_the_servers_password_rule() -> None:
+    html = login_page_html()
+    assert "$" not in html  # every placeholder filled
+    assert html.count(f'minlength="{passwords.MIN_PASSWORD_CHARS}"') == 2  # new password and its repeat
+    assert html.count(f'maxlength="{passwords.MAX_PASSWORD_CHARS}"') == 3  # and the login form's
+    assert f"at least {passwords.MIN_PASSWORD_CHARS} characters" in html
+    assert f'value="{passwords.USERNAME}"' in html
+
+
+def test_setup_form_checks_the_servers_password_rule(
+    browser: Browser, serve: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rule the page could not have copied: the form must say and enforce 14, from the server.
+    monkeypatch.setattr(passwords, "MIN_PASSWORD_CHARS", 14)
+    security = make_security(tmp_path / "fresh", password=None)
+    assert security.setup_code is not None
+    base = serve(security=security)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    console = Console()
+    console.watch(page)
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(urlsplit(r.url).path) if r.method == "POST" else None)
+
+    page.goto(f"{base}/login")
+    expect(page.locator("#setup-form")).to_be_visible()
+    expect(page.locator("#setup-form .hint")).to_contain_text("at least 14 characters")
+    page.fill("#setup-code", security.setup_code.code)
+    page.fill("#new-password", "violet tract")  # 12 characters: enough for the old copy of the rule
+    page.fill("#repeat-password", "violet tract")
+    page.click("#setup-form button[type=submit]")
+    expect(page.locator("#error")).to_have_text("The password is too short: use at least 14 characters")
+    expect(page.locator("#new-password")).to_be_focused()
+    assert posted == []  # refused in the page, before the setup code was spent on it
+
+    # The server holds to the same rule: 13 characters pass the page's length check only if the page is wrong.
+    answer = page.request.post(
+        f"{base}/api/setup", data={"code": security.setup_code.code, "password": "violet tracto"}
+    )
+    assert answer.status == 422
+    assert "at least 14 characters" in answer.json()["detail"]
+    context.close()
+    assert not security.credentials.has_password()
+    assert console.problems == []
