@@ -303,6 +303,7 @@ def _logs(podman: Podman, name: str) -> str:
 
 
 @pytest.mark.image
+@pytest.mark.timeout(1200)  # the first one builds the container image
 def test_a_build_without_coral_repository_succeeds_and_says_it_detects_on_the_cpu(podman: Podman, image: Built) -> None:
     warnings = podman("run", "--rm", *ulimit_flags(), "--entrypoint", "cat", IMAGE_TAG, "/opt/edgewatch/build-warnings")
     assert warnings.returncode == 0, warnings.stderr
@@ -327,6 +328,7 @@ def _ran(output: str, marker: str) -> bool:
 
 
 @pytest.mark.image
+@pytest.mark.timeout(1200)  # the first one builds the container image
 def test_runs_as_uid_10001_and_answers_health_through_the_published_port(podman: Podman, container: Running) -> None:
     uid = podman("exec", container.name, "id", "-u")
     assert (uid.returncode, uid.stdout.strip()) == (0, "10001"), uid.stderr
@@ -342,6 +344,7 @@ def test_runs_as_uid_10001_and_answers_health_through_the_published_port(podman:
 
 
 @pytest.mark.image
+@pytest.mark.timeout(1200)  # the first one builds the container image
 def test_detect_inside_finds_the_person_as_the_venv_does(podman: Podman, container: Running) -> None:
     inside = podman("exec", container.name, "edgewatch", "detect", "/photos/astronaut.jpg", "--json")
     assert inside.returncode == 0, inside.stderr
@@ -360,6 +363,7 @@ def test_detect_inside_finds_the_person_as_the_venv_does(podman: Podman, contain
 
 
 @pytest.mark.image
+@pytest.mark.timeout(1200)  # the first one builds the container image
 def test_openvino_runs_inside_on_x86_64_without_its_telemetry(podman: Podman, container: Running) -> None:
     inside = podman("exec", container.name, "edgewatch", "detect", "/photos/astronaut.jpg", "--type", "openvino",
                     "--json")  # fmt: skip
@@ -378,6 +382,7 @@ def test_openvino_runs_inside_on_x86_64_without_its_telemetry(podman: Podman, co
 
 
 @pytest.mark.image
+@pytest.mark.timeout(1200)  # the first one builds the container image
 def test_the_root_filesystem_is_read_only(podman: Podman, container: Running) -> None:
     # root in the container owns /etc/edgewatch: only the read-only mount stops it writing there
     for path in ("/etc/edgewatch/probe", "/opt/edgewatch/probe", "/probe"):
@@ -390,6 +395,7 @@ def test_the_root_filesystem_is_read_only(podman: Podman, container: Running) ->
 
 
 @pytest.mark.image
+@pytest.mark.timeout(1200)  # the first one builds the container image
 def test_models_context_without_built_models_fails_with_one_clear_line(
     podman: Podman, image: Built, tmp_path: Path
 ) -> None:

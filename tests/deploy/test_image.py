@@ -38,7 +38,8 @@ import pytest
 from tests.conftest import PhotoWriter
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.image
+# The first test builds the image from nothing (about 15 minutes under arm64 emulation).
+pytestmark = [pytest.mark.image, pytest.mark.timeout(2700)]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "image" / "build.sh"
