@@ -55,7 +55,7 @@ class AlertQueue(Protocol):
 
     def pending_count(self, *, since: float) -> int: ...
 
-    def mark_delivered(self, alert_id: str, at: float) -> None: ...
+    def mark_delivered(self, alert_id: str, at: float) -> bool: ...  # False: not marked (try again)
 
 
 class Publisher(Protocol):
@@ -101,6 +101,9 @@ class Outbox:
         self._connection: int | None = None  # the connection `_in_flight` was sent on
         self._in_flight: set[str] = set()
         self._acked_ids: OrderedDict[str, None] = OrderedDict()
+        # Acked, not yet marked delivered (the store failed: a full disk): marked on a later step,
+        # else the alert would stay pending for good and the outbox never read as drained.
+        self._unmarked: OrderedDict[str, float] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def start(self) -> None:
@@ -185,15 +188,26 @@ class Outbox:
             if acks:
                 done = set(acks)
                 self._volatile = [a for a in self._volatile if a.id not in done]
-        if not acks:
-            return
         now = self._clock()
         for alert_id in acks:
             self._in_flight.discard(alert_id)
             self._acked_ids[alert_id] = None
             while len(self._acked_ids) > ACKED_MEMORY:
                 self._acked_ids.popitem(last=False)
+            self._unmarked[alert_id] = now
+        self._mark_delivered()
+
+    def _mark_delivered(self) -> None:
+        """Marks acked alerts delivered, oldest first; stops at the first the store refuses (it
+        counts and logs that) and tries again on the next step. Remembered in `_acked_ids`
+        meanwhile: not sent again."""
+        while self._unmarked:
+            alert_id, at = next(iter(self._unmarked.items()))
             try:
-                self._store.mark_delivered(alert_id, now)
-            except Exception:  # remembered in `_acked_ids`: not sent again while it is there
+                marked = self._store.mark_delivered(alert_id, at)
+            except Exception:
                 log.exception("outbox: could not mark alert %s delivered", alert_id)
+                marked = False
+            if not marked:
+                return
+            del self._unmarked[alert_id]

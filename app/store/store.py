@@ -168,10 +168,16 @@ class Store:
     def pending_count(self, *, since: float) -> int:
         return self.alert_rows.pending_count(since=since)
 
-    def mark_delivered(self, alert_id: str, at: float) -> None:
+    def mark_delivered(self, alert_id: str, at: float) -> bool:
         """The broker has it. Not fsynced: after a power cut the alert may go out once more,
-        with the same id, which subscribers can deduplicate; losing it is not an option. Degrades."""
-        self._failures.degrade("mark_delivered", lambda: self.alert_rows.mark_delivered(alert_id, at), None)
+        with the same id, which subscribers can deduplicate; losing it is not an option. Degrades:
+        False when it could not be marked (the caller tries again, or the alert stays pending)."""
+
+        def mark() -> bool:
+            self.alert_rows.mark_delivered(alert_id, at)
+            return True
+
+        return self._failures.degrade("mark_delivered", mark, False)
 
     # state ----------------------------------------------------------------------------
 

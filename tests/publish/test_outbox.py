@@ -190,10 +190,10 @@ class StuckStore:
     def pending_count(self, *, since: float) -> int:
         return self._store.pending_count(since=since)
 
-    def mark_delivered(self, alert_id: str, at: float) -> None:
+    def mark_delivered(self, alert_id: str, at: float) -> bool:
         self.marking.set()
         assert self.release.wait(10), "never released"
-        self._store.mark_delivered(alert_id, at)
+        return self._store.mark_delivered(alert_id, at)
 
 
 def test_an_ack_is_handed_over_at_once_even_while_the_store_is_stuck(store: Store) -> None:
@@ -221,6 +221,54 @@ def test_an_ack_is_handed_over_at_once_even_while_the_store_is_stuck(store: Stor
         stuck.release.set()
         assert wait_until(lambda: outbox.depth() == 0)
     assert publisher.ids() == [a.id for a in fired]
+
+
+class FullStore:
+    """The real store, except that marking an alert delivered fails (as Store does on a full disk:
+    counted, False) while `full` is set."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.full = threading.Event()
+        self.refused = 0
+
+    def pending_alerts(self, *, since: float, limit: int = 100) -> list[Alert]:
+        return self._store.pending_alerts(since=since, limit=limit)
+
+    def pending_count(self, *, since: float) -> int:
+        return self._store.pending_count(since=since)
+
+    def mark_delivered(self, alert_id: str, at: float) -> bool:
+        if self.full.is_set():
+            self.refused += 1
+            return False
+        return self._store.mark_delivered(alert_id, at)
+
+
+def test_a_delivery_the_store_could_not_mark_is_marked_once_it_can_and_not_sent_again(store: Store) -> None:
+    clock, publisher, full = Clock(T0), Publisher(), FullStore(store)
+    publisher.live = 1
+    with running(full, publisher, clock, poll_s=0.05) as outbox:
+        fired = [at(n, T0 + n) for n in range(2)]
+        for each in fired:
+            store.add_alert(each)
+            outbox.submit(each)
+        assert wait_until(lambda: len(publisher.ids()) == 2)
+        full.full.set()
+        for each in fired:
+            publisher.ack(each.id)
+        assert wait_until(lambda: full.refused >= 3)  # tried again, step after step
+        assert outbox.depth() == 2  # still pending in the store ...
+        full.full.clear()  # ... until the disk has room again
+        assert wait_until(lambda: outbox.depth() == 0)
+        assert store.pending_alerts(since=T0 - 60) == []
+        publisher.live = 2  # a new connection: nothing acked goes out again
+        outbox.reconnected()
+        marker = at(9, T0 + 9)
+        store.add_alert(marker)
+        outbox.submit(marker)
+        assert wait_until(lambda: publisher.ids()[-1:] == [marker.id])
+    assert publisher.ids() == [*(a.id for a in fired), marker.id]
 
 
 def test_an_alert_the_store_refused_goes_out_once_and_is_forgotten_on_its_ack(store: Store) -> None:

@@ -195,7 +195,7 @@ def test_the_store_degrades_where_documented_and_raises_elsewhere(tmp_path: Path
     # degrade: counted, no exception
     store.save_event(event(2))
     assert store.save_snapshot("ev-1", image, Box(1, 2, 30, 40), "person", 0.9) is None
-    store.mark_delivered("x", NOW)
+    assert store.mark_delivered("x", NOW) is False  # not marked: the outbox tries again
     assert store.free_footage(1, NOW) == (0, 0)
     report = store.enforce_retention(NOW)
     assert report.errors > 0
