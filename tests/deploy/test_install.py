@@ -31,6 +31,8 @@ import yaml
 from tests.conftest import photo
 
 ROOT = Path(__file__).resolve().parents[2]
+# The installer in a Debian chroot (debootstrap: minutes on a fresh machine): `-m "not slow"` leaves it out.
+pytestmark = pytest.mark.slow
 INSTALL = ROOT / "deploy" / "install.sh"
 LOCK = ROOT / "deploy" / "requirements.lock"
 OPENVINO_LOCK = ROOT / "deploy" / "requirements-openvino.lock"  # installed too on amd64
