@@ -25,11 +25,11 @@ from app.detect import Detector, DetectorError, open_detector
 from app.detect.base import Image
 from app.detect.factory import open_detectors
 from app.doctor import cmd_doctor
-from app.memory import cap_malloc_arenas
-from app.notify import Heartbeat, Notifier, watchdog_interval
 from app.passwd import cmd_passwd
-from app.replay import replay
-from app.service import Service
+from app.run.memory import cap_malloc_arenas
+from app.run.notify import Heartbeat, Notifier, watchdog_interval
+from app.run.replay import replay
+from app.run.service import Service
 from app.store import Store, StoreError
 
 EXIT_OK, EXIT_FATAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -255,7 +255,7 @@ def _log_cameras(service: Service) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    cap_malloc_arenas()  # before any thread: RSS per camera (app.memory)
+    cap_malloc_arenas()  # before any thread: RSS per camera (app.run.memory)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -52,6 +52,15 @@ class Box:
         return [round(self.x1, ndigits), round(self.y1, ndigits), round(self.x2, ndigits), round(self.y2, ndigits)]
 
 
+def moved_from(box: Box, where: Box) -> bool:
+    """Has an object whose box is `box` left `where`? True once half of its box lies outside:
+    it drove half its length, or came towards the camera to twice its size. Being partly
+    hidden (a person walking in front of a parked car) shrinks the box *inside* `where`
+    and never counts."""
+    inter = Box(max(box.x1, where.x1), max(box.y1, where.y1), min(box.x2, where.x2), min(box.y2, where.y2)).area
+    return box.area > 0 and (box.area - inter) >= 0.5 * box.area
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     label: str
@@ -103,10 +112,7 @@ class Track:
     origin: Box | None = None  # the box it was first seen with; None: history unknown
 
     def has_moved(self) -> bool:
-        """Has it left where it was first seen (see `app.parking.moved_from`)? No known origin
-        counts as moved."""
-        from app.parking import moved_from  # app.parking builds on this module
-
+        """Has it left where it was first seen (`moved_from`)? No known origin counts as moved."""
         return self.origin is None or moved_from(self.box, self.origin)
 
 

@@ -161,7 +161,7 @@ class ObjectFilter:
 
     def split(self, detections: Iterable[Detection]) -> tuple[list[Detection], list[Detection]]:
         """Tracked classes only: (at or above their min_score, at most `WEAK_MARGIN` below it).
-        The weak ones may only continue an object already confirmed (app.track), never start one."""
+        The weak ones may only continue an object already confirmed (app.analysis.track), never start one."""
         strong: list[Detection] = []
         weak: list[Detection] = []
         limits = self._limits

@@ -1,7 +1,7 @@
 """What the running service reports about itself: value types read by the API, MQTT and metrics.
 
-`ServiceStatus` is the one status model: app.status_board builds it, and `/api/status`
-(app.api.routes), `P/stats` and `P/detector` (app.payloads) and `/metrics` (app.metrics) read it."""
+`ServiceStatus` is the one status model: app.run.status_board builds it, and `/api/status`
+(app.api.routes), `P/stats` and `P/detector` (app.payloads) and `/metrics` (app.run.metrics) read it."""
 
 from __future__ import annotations
 

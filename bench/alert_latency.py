@@ -62,14 +62,14 @@ import paho.mqtt.client as paho
 from machine import machine_cpu, settle  # bench/machine.py (bench/ is on sys.path when run)
 from paho.mqtt.enums import CallbackAPIVersion
 
-from app.analysis import CameraAnalysis, Outcome
+from app.analysis.camera import CameraAnalysis, Outcome
+from app.analysis.pipeline import DetectFn
 from app.config import DetectorConfig, parse_config
 from app.demo.clip import make_clip
 from app.detect import open_detector
 from app.detect.base import Image
 from app.domain import Alert, Box, Detections, Event, Frame
-from app.pipeline import DetectFn
-from app.service import Service
+from app.run.service import Service
 from app.status import ServiceStatus
 from app.store import Store
 

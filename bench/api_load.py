@@ -159,14 +159,14 @@ def main() -> None:
 
     import httpx
 
-    from app.analysis import Outcome
+    from app.analysis.camera import Outcome
     from app.api.app import Security, create_app
     from app.api.auth import Credentials, LoginLimiter, Sessions, credentials_path
     from app.api.server import ApiServer
     from app.config import parse_config
     from app.demo.clip import make_clip
     from app.detect import open_detector
-    from app.service import Service
+    from app.run.service import Service
     from app.store import Store
     from tests.support.rtsp import RtspCamera
 

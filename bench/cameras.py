@@ -207,7 +207,7 @@ def run_decode_child(spec: dict[str, Any]) -> dict[str, Any]:
     """The cameras as the service builds them (`Camera(name, source)`: PyAV with the product's
     options, one decoder thread, BGR conversion, every frame into the camera's slot), and
     nothing else: no detector, pipeline, recorder or service."""
-    from app.memory import cap_malloc_arenas
+    from app.run.memory import cap_malloc_arenas
 
     cap_malloc_arenas()  # as `edgewatch run` does, before any thread
     start_watchdog(spec)
@@ -269,7 +269,7 @@ def run_decode_child(spec: dict[str, Any]) -> dict[str, Any]:
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("mode") == "decode":
         return run_decode_child(spec)
-    from app.memory import cap_malloc_arenas
+    from app.run.memory import cap_malloc_arenas
 
     cap_malloc_arenas()  # as `edgewatch run` does, before any thread
     start_watchdog(spec)
@@ -282,11 +282,11 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
     import numpy as np
 
+    from app.analysis.pipeline import FrameResult
     from app.config import DetectorConfig, parse_config
     from app.detect import open_detector
     from app.domain import Frame
-    from app.pipeline import FrameResult
-    from app.service import Service
+    from app.run.service import Service
     from app.store import Store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

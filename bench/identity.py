@@ -36,7 +36,6 @@ import argparse
 import json
 import platform
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -46,16 +45,14 @@ from typing import Any
 
 from mot import Box4, assign_tracks, id_scores, iou  # bench/mot.py (bench/ is on sys.path when run)
 
-from app.analysis import CameraAnalysis
+from app.analysis.build import build_analyses
+from app.analysis.pipeline import RECHECK_STILL, object_counts
 from app.capture import VideoSource
-from app.config import Config, DetectorConfig, parse_config, resolve_zone
+from app.config import Config, DetectorConfig, parse_config
 from app.demo.scenes import SCENES, SceneInfo, Seen, make_scene
 from app.detect import open_detector
 from app.detect.base import Detector, Image
 from app.domain import Alert, Detections, Frame
-from app.objects import ObjectFilter
-from app.pipeline import RECHECK_STILL, CameraPipeline, object_counts
-from app.rules import RuleEngine, zones_for_camera
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".cache" / "bench" / "identity"
@@ -131,14 +128,10 @@ def run_scene(info: SceneInfo, config: Config, detector: Detector, recheck_still
         run.calls += len(images)
         return [detector.detect(image, min_score) for image in images]
 
-    objects = ObjectFilter.from_config(config)
-    pipeline = CameraPipeline(
-        "cam", cam, detect, detector.info.input_size[0], objects=objects, recheck_still=recheck_still
-    )
-    rules = RuleEngine(
-        config.rules, config.cameras, resolve_zone(config.timezone), config.mode, threshold=objects.threshold
-    )
-    analysis = CameraAnalysis(pipeline, rules, threading.Lock(), zones_for_camera(cam))
+    # The product's own wiring (app.analysis.build); detect is called directly, without the
+    # worker's timeout: the bench measures what the box decides, not how fast.
+    size = detector.info.input_size[0]
+    analysis = build_analyses(config, lambda _name: detect, size, recheck_still=recheck_still).cameras["cam"]
     source = VideoSource(str(info.path), realtime=False)
     interval, next_due, seq = 1.0 / cam.detect_fps, 0.0, 0
     try:

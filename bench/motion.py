@@ -34,8 +34,8 @@ import skimage.data
 from cv2.typing import MatLike
 from scipy.ndimage import gaussian_filter  # type: ignore[import-untyped]
 
+from app.analysis.motion import MotionDetector
 from app.config.schema import MotionConfig
-from app.motion import MotionDetector
 
 U8 = npt.NDArray[np.uint8]
 TARGET_MS = 0.25

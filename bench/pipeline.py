@@ -48,6 +48,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from app.analysis.motion import MotionDetector
+from app.analysis.pipeline import CameraPipeline
 from app.capture.pyav import VideoSource
 from app.config import CameraConfig, DetectorConfig
 from app.demo.clip import make_clip
@@ -55,8 +57,6 @@ from app.detect import open_detector
 from app.detect.base import Image
 from app.detect.engine import TfliteDetector
 from app.domain import Detections, Frame
-from app.motion import MotionDetector
-from app.pipeline import CameraPipeline
 
 FPS = 12
 SIZE = (1280, 720)

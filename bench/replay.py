@@ -19,7 +19,7 @@ from app.capture import VideoSource
 from app.config import parse_config
 from app.demo.clip import make_clip
 from app.detect import open_detector
-from app.replay import replay
+from app.run.replay import replay
 
 CONFIG = """
 cameras:

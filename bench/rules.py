@@ -12,7 +12,7 @@ window opens mid-run. Tracks are generated up front; only the calls are timed.
 References measured in the same run, interleaved frame by frame:
 - "bare loop": the same 200 rule x object pairs doing only the label check
   (`track.label in labels`), the least any per-pair rule evaluation in Python costs;
-- "motion 720p": `app.motion.MotionDetector.update` on one 1280x720 frame (synthetic
+- "motion 720p": `app.analysis.motion.MotionDetector.update` on one 1280x720 frame (synthetic
   noisy scene with a moving block, copied into one buffer first, as a decoder would),
   the cheapest per-frame stage the engine runs next to.
 
@@ -34,10 +34,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from app.analysis.motion import MotionDetector
 from app.config import CameraConfig, Mode, MotionConfig, RuleConfig
 from app.domain import Alert, Box, Track
 from app.labels import expand
-from app.motion import MotionDetector
 from app.rules import RuleEngine
 
 W, H = 1280, 720

@@ -118,7 +118,7 @@ TPU_HANG_S = 3.0  # app/detect/supervisor.py HANG_S
 TPU_PROBE_S = 5.0  # app/detect/supervisor.py PROBE_S
 APP_START_BOUND_S = 30.0  # process start to API answering: ~6 s measured here; room for a loaded CI box
 POLL_SLACK_S = STATUS_EVERY_S + 1.0  # a state change is seen at the next status sample, plus request time
-FPS_WINDOW_S = 5.0  # the status' fps figures are over the last 5 s (app/runner.py, app/capture)
+FPS_WINDOW_S = 5.0  # the status' fps figures are over the last 5 s (app/run/runner.py, app/capture)
 
 # Between two steady moments (every camera up, broker connected, no fault) the appliance holds the same
 # sockets and database handles: the same fd count, give or take a reader connection the store opens on

@@ -5,7 +5,7 @@ holds, per processed frame (~5 fps), the truth boxes and every detection that re
 tracker: tracked classes after duplicate suppression, down to the detector's floor, so below
 each class's `min_score` too. Three trackers get the same frames:
 
-- `ours`: `app.track.Tracker` as the pipeline builds it (`confirm_score` = the default
+- `ours`: `app.analysis.track.Tracker` as the pipeline builds it (`confirm_score` = the default
   `ObjectFilter.threshold`); detections under their class's `min_score` go in as `weak`,
   as the pipeline hands them, when this version of the tracker takes them (else they are
   dropped, as the pipeline then did);
@@ -57,17 +57,17 @@ import numpy as np
 from benchenv import run_inside
 from mot import Box4, assign_tracks, id_scores, iou
 
+from app.analysis.track import Tracker
 from app.domain import Box, Detection
 from app.labels import kind
 from app.objects import ObjectFilter
-from app.track import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".cache" / "bench" / "identity"
 FPS = 5.0
 LOST_S = 4.0  # ByteTrack keeps a lost track this long
 SCORED_VISIBLE = 0.25  # truth less visible than this is not scored
-MIN_HITS = 3  # the confirmation rule, as app.track applies it
+MIN_HITS = 3  # the confirmation rule, as app.analysis.track applies it
 SCORE_WINDOW = 10
 
 

@@ -13,7 +13,7 @@ from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.detect.supervisor import SupervisedDetector
 from app.detect.timeouts import DetectTimeouts
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.detect.test_supervisor import FakeTpu, Shared
 from tests.publish.hub import mqtt_config, subscriber

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.analysis.events import EventBook
 from app.domain import Box, Frame, Track
-from app.events import EventBook
 
 IMAGE = np.zeros((720, 1280, 3), np.uint8)
 T0 = 1_764_000_000.0  # epoch of the first frame

@@ -1,4 +1,4 @@
-"""app.memory: the arena cap takes effect in a real process (glibc reports it)."""
+"""app.run.memory: the arena cap takes effect in a real process (glibc reports it)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 PROBE = """
 import ctypes, ctypes.util, sys, threading
-from app.memory import cap_malloc_arenas
+from app.run.memory import cap_malloc_arenas
 print(cap_malloc_arenas(), flush=True)
 # glibc's malloc_info lists one <heap nr=...> per arena in use
 libc = ctypes.CDLL(ctypes.util.find_library("c"))

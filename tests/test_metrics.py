@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.domain import Alert
-from app.metrics import Metrics
+from app.run.metrics import Metrics
 from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus, StorageInfo
 
 MB = 1024 * 1024
@@ -146,7 +146,7 @@ def test_a_failing_status_drops_its_families_but_not_the_scrape(caplog: pytest.L
 
     metrics = Metrics(status, storage=lambda: StorageInfo(1.0, 2.0))
     metrics.observe_inference(0.01)
-    with caplog.at_level(logging.ERROR, logger="app.metrics"):
+    with caplog.at_level(logging.ERROR, logger="app.run.metrics"):
         first = scrape(metrics)
         scrape(metrics)
 

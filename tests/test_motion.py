@@ -10,9 +10,9 @@ import numpy.typing as npt
 import pytest
 import skimage.data
 
+from app.analysis.motion import MotionDetector, MotionResult
 from app.config.schema import MotionConfig
 from app.domain import Box
-from app.motion import MotionDetector, MotionResult
 from tests.conftest import photo
 
 U8 = npt.NDArray[np.uint8]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.domain import Box, Track
-from app.geometry import Geom, box_geom
-from app.parking import SETTLE, SPOT_MEMORY, ParkingSpots, Stillness, moved_from
+from app.analysis.geometry import Geom, box_geom
+from app.analysis.parking import SETTLE, SPOT_MEMORY, ParkingSpots, Stillness
+from app.domain import Box, Track, moved_from
 
 CAR = Box(400, 300, 700, 500)  # 300 x 200: diagonal ≈ 360 px, so 5 % tolerance ≈ 18 px
 

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from app.analysis.pipeline import CameraPipeline, _crop, object_counts
+from app.analysis.regions import to_frame, whole_frame
 from app.config import CameraConfig
 from app.detect.base import Image
 from app.detect.engine import TfliteDetector
 from app.domain import Box, Detection, Detections, Frame
 from app.objects import WEAK_MARGIN, ObjectFilter
-from app.pipeline import CameraPipeline, _crop, object_counts
-from app.regions import to_frame, whole_frame
 from tests.conftest import photo
 
 

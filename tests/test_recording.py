@@ -1,4 +1,4 @@
-"""The service's recording glue (app.recording) on real H.264 packets and a real store:
+"""The service's recording glue (app.run.recording) on real H.264 packets and a real store:
 recovery and indexing at start, and footage wanted while an event's object is seen."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.config import parse_config
-from app.recording import Recordings
+from app.run.recording import Recordings
 from app.store import Store
 from tests.publish.hub import outcome
 from tests.record.conftest import record

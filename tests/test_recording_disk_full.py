@@ -18,8 +18,8 @@ import pytest
 from app.config import parse_config
 from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
-from app.recording import PAUSED, RESERVE_BYTES
-from app.service import Service
+from app.run.recording import PAUSED, RESERVE_BYTES
+from app.run.service import Service
 from app.store import Store
 from tests.publish.hub import Subscriber
 from tests.record.media import make_source, packets

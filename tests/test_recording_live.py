@@ -22,7 +22,7 @@ from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.record import build_clip
 from app.record.nal import parameter_sets
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.conftest import photo
 from tests.record.media import stream_info

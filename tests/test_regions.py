@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.analysis.regions import cover_frame, regions_for, suppress_duplicates, to_frame, whole_frame
 from app.domain import Box, Detection
-from app.regions import cover_frame, regions_for, suppress_duplicates, to_frame, whole_frame
 
 FRAME = (1280, 720)
 

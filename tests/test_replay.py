@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,13 @@ from typing import Any
 import pytest
 
 from app.capture import VideoSource
+from app.config import parse_config
 from app.demo.clip import ClipInfo
 from app.demo.video import encode_mp4
+from app.detect.base import DetectorInfo, Image
+from app.detect.engine import TfliteDetector
+from app.domain import Detections
+from app.run.replay import replay as run_replay
 
 EDGEWATCH = str(Path(sys.executable).with_name("edgewatch"))
 START = "2026-11-24T12:00:00+00:00"  # a Tuesday
@@ -162,3 +168,53 @@ def test_bad_inputs_exit_2(tmp_path: Path, person_clip: ClipInfo) -> None:
     unknown = subprocess.run([EDGEWATCH, "replay", str(person_clip.path), "--config", str(config), "--camera", "attic"],
                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert unknown.returncode == 2 and "attic" in unknown.stderr
+
+
+class HangsOnce:
+    """The real detector, counting its calls; its `hang_at`-th call takes `hang_s` more (a wedged moment)."""
+
+    def __init__(self, detector: TfliteDetector, hang_at: int | None = None, hang_s: float = 0.0) -> None:
+        self._detector = detector
+        self._hang_at = hang_at
+        self._hang_s = hang_s
+        self.calls = 0
+
+    @property
+    def info(self) -> DetectorInfo:
+        return self._detector.info
+
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+        self.calls += 1
+        if self.calls == self._hang_at:
+            time.sleep(self._hang_s)
+        return self._detector.detect(image, min_score)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_detect_call_that_hangs_costs_replay_its_frames_not_the_run(
+    tmp_path: Path, person_clip: ClipInfo, detector: TfliteDetector
+) -> None:
+    """Replay detects through the same worker and timeout as the live service (app.analysis.build):
+    frames whose detect call is held up past the timeout go without evidence (their crops never
+    reach the detector), and the replay goes on to its alert instead of waiting. Before, replay
+    called the detector itself and waited: every frame was detected, however late."""
+    config = parse_config(CONFIG.format(clip=person_clip.path, **DEFAULTS), "<test>")
+
+    def run(counted: HangsOnce) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        alerts = run_replay(
+            str(person_clip.path), config, "garage", start=START_EPOCH, detector=counted,
+            emit=found.append, detect_timeout=0.5,
+        )  # fmt: skip
+        assert alerts == sum(e["kind"] == "alert" for e in found)
+        return found
+
+    steady = HangsOnce(detector)
+    assert [e["kind"] for e in run(steady)].count("alert") == 1
+    wedged = HangsOnce(detector, hang_at=3, hang_s=3.0)
+    assert [e["kind"] for e in run(wedged)].count("alert") == 1  # it went on, to the same alert
+    assert wedged.calls > 3
+    # ~6 frames at 5 fps timed out while the call was held up: their crops were never asked for.
+    assert wedged.calls <= steady.calls - 3, (wedged.calls, steady.calls)

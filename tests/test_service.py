@@ -13,16 +13,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from app.analysis import Outcome
+from app.analysis.camera import Outcome
+from app.analysis.pipeline import FrameResult
 from app.capture import Camera
 from app.config import Config, Mode, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.base import DetectorInfo, Image
 from app.detect.engine import TfliteDetector
 from app.domain import Alert, Detections, Frame
-from app.pipeline import FrameResult
-from app.schedules import Every
-from app.service import Service
+from app.run.schedules import Every
+from app.run.service import Service
 from app.store import RetentionReport, Store
 from tests.support.rtsp import RtspCamera
 from tests.support.waiting import wait_until

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from app.api.routes import status_out
-from app.metrics import Metrics
 from app.payloads import detector_payload, stats_payload
+from app.run.metrics import Metrics
 from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus, StorageInfo
 
 

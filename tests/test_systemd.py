@@ -1,5 +1,5 @@
 """The systemd integration: the unit, udev and tmpfiles files as systemd's own tools read them,
-and `app.notify` against real unix datagram sockets standing in for systemd's notify socket —
+and `app.run.notify` against real unix datagram sockets standing in for systemd's notify socket —
 alone, driven by a real `Service` whose detector hangs, and inside `edgewatch run`."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from app.demo.clip import ClipInfo
 from app.detect.base import DetectorInfo, Image
 from app.detect.engine import TfliteDetector
 from app.domain import Detections
-from app.notify import Heartbeat, Notifier, watchdog_interval
-from app.service import Service
+from app.run.notify import Heartbeat, Notifier, watchdog_interval
+from app.run.service import Service
 from app.status import Health
 from app.store import Store
 from tests.support.rtsp import RtspCamera
@@ -363,7 +363,7 @@ def test_systemd_tmpfiles_creates_the_directories_as_written(tmp_path: Path) -> 
         assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == (oct(int(mode, 8)), ids[user], ids[group]), path
 
 
-# -- app.notify -----------------------------------------------------------------------------------
+# -- app.run.notify -----------------------------------------------------------------------------------
 
 
 def test_the_notifier_delivers_states_in_one_datagram_to_a_socket_path(sink: NotifySink) -> None:
@@ -398,11 +398,11 @@ def test_a_failed_notification_returns_false_and_is_logged_once(
 ) -> None:
     notifier = Notifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
     assert notifier is not None
-    with caplog.at_level(logging.WARNING, logger="app.notify"):
+    with caplog.at_level(logging.WARNING, logger="app.run.notify"):
         assert notifier.send("WATCHDOG=1") is False
         assert notifier.send("WATCHDOG=1") is False
     notifier.close()
-    assert len([r for r in caplog.records if r.name == "app.notify"]) == 1, caplog.records
+    assert len([r for r in caplog.records if r.name == "app.run.notify"]) == 1, caplog.records
 
 
 @pytest.mark.parametrize(
@@ -443,7 +443,7 @@ def test_the_heartbeat_pings_only_while_healthy_and_resumes_on_recovery(
     health = FakeHealth()
     notifier = notifier_for(sink)
     heartbeat = Heartbeat(notifier, interval, health, ok_status="running 1 camera(s)")
-    caplog.set_level(logging.INFO, logger="app.notify")
+    caplog.set_level(logging.INFO, logger="app.run.notify")
     heartbeat.start()
     try:
         assert len(sink.wait_for("WATCHDOG=1", timeout=2, count=3)) == 3
@@ -456,7 +456,7 @@ def test_the_heartbeat_pings_only_while_healthy_and_resumes_on_recovery(
         assert re.fullmatch(r"STATUS=unhealthy: detector call stuck for \d+ s", "\n".join(status.states)), status
         assert health.calls >= 5  # it kept checking while quiet...
         assert len(sink.with_state("STATUS=", after=wedged_at)) == 1  # ...and said so once, not every beat
-        errors = [r for r in caplog.records if r.name == "app.notify" and r.levelno == logging.ERROR]
+        errors = [r for r in caplog.records if r.name == "app.run.notify" and r.levelno == logging.ERROR]
         assert len(errors) == 1 and "detector call stuck" in errors[0].getMessage(), caplog.records
         health.ok = True
         healed_at = time.monotonic()

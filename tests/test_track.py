@@ -12,8 +12,8 @@ import re
 
 import pytest
 
+from app.analysis.track import Tracker, TrackerUpdate, Watch
 from app.domain import Box, Detection, Track
-from app.track import Tracker, TrackerUpdate, Watch
 
 W, H = 1280, 720
 DT = 0.2  # 5 fps

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
+from app.analysis.track import STATIC_EVIDENCE, STATIC_MARGIN, Tracker
 from app.domain import Box, Detection, Track
-from app.track import STATIC_EVIDENCE, STATIC_MARGIN, Tracker
 
 W, H = 1280, 720
 DT = 0.2
@@ -92,7 +92,7 @@ def test_a_part_box_of_a_known_person_is_that_person() -> None:
     (track,) = tr.update([legs], 5 * DT, frame_size=(W, H)).tracks
     assert track.id == "yard-1" and track.last_seen == 5 * DT
     # Her legs beside all of her on one frame (found in two crops) are merged before tracking
-    # (app.regions.suppress_duplicates, tests/test_regions.py); a part box left over beside a
+    # (app.analysis.regions.suppress_duplicates, tests/test_regions.py); a part box left over beside a
     # matched track is dropped here too: never a second person.
     whole = walker(100 + 30 * 6)
     part = det("person", 100 + 30 * 6 + 20, 480, 120, 190, 0.7)

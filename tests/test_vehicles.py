@@ -23,7 +23,7 @@ from app.config import parse_config
 from app.demo.clip import ClipInfo, make_clip
 from app.detect.engine import TfliteDetector
 from app.labels import GROUPS
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.publish.hub import subscriber
 from tests.support.mosquitto import Mosquitto

@@ -26,7 +26,7 @@ from app.api.hosts import HostGuard
 from app.api.models import Health
 from app.api.routes import Backend, data_router
 from app.config import ApiConfig
-from app.metrics import Metrics
+from app.run.metrics import Metrics
 from app.store import StoreError
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from app.api.auth import (
 from app.api.routes import Backend
 from app.api.server import ApiServer
 from app.config import ApiConfig
-from app.metrics import Metrics
+from app.run.metrics import Metrics
 
 
 def open_security(

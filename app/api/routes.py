@@ -32,10 +32,10 @@ from app.api.models import (
 )
 from app.config import Mode
 from app.domain import Event, Frame, Track
-from app.metrics import Metrics
 from app.record import NoFootage, RecordError
+from app.run.metrics import Metrics
+from app.run.status_board import StatusBoard
 from app.status import ServiceStatus
-from app.status_board import StatusBoard
 from app.store import Store
 
 JPEG = "image/jpeg"
@@ -50,7 +50,7 @@ Filter = Annotated[str | None, Query(max_length=64)]
 
 
 class Backend(Protocol):
-    """What the API needs from the running service (app.service.Service)."""
+    """What the API needs from the running service (app.run.service.Service)."""
 
     store: Store
     board: StatusBoard  # the status model: /api/status reads it, refreshed off the event loop

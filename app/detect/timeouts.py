@@ -2,7 +2,7 @@
 
 A frame's detect call is waited on at three levels, innermost first:
 
-    service health (app/service.py) ─ a detector call or pipeline turn over `stuck_s` → not healthy:
+    service health (app/run/service.py) ─ a detector call or pipeline turn over `stuck_s` → not healthy:
     │                                  the systemd watchdog restarts the service
     └─ pipeline → DetectionWorker.detect ─ no result within `request_s` → the frame goes undetected
        └─ SupervisedDetector's Edge TPU lane ─ no answer within `hang_s` → TPU abandoned, the same
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 # After the lane gives up, the worker request still has the CPU model to run: the rest of the
 # batch (a few regions) and any camera queued ahead of it. 40-200 ms a region on a Pi's CPU.
 CPU_REDO_S = 4.0
-# A pipeline turn is a frame wait (<= 1 s, app/runner.py), one worker request and the analysis
+# A pipeline turn is a frame wait (<= 1 s, app/run/runner.py), one worker request and the analysis
 # (tracking, rules, evidence on disk). Three requests' worth: only a wedge stops it that long.
 TURNS_PER_STUCK = 3
 # The self-test is a freshly opened TPU's first call, which uploads the model to it: slower.

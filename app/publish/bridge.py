@@ -25,12 +25,12 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from app import __version__
-from app.analysis import Outcome
+from app.analysis.camera import Outcome
+from app.analysis.pipeline import object_counts
 from app.config import Config, Mode
 from app.domain import Alert
 from app.objects import ObjectFilter
 from app.payloads import event_payload
-from app.pipeline import object_counts
 from app.publish.discovery import HA_ONLINE, HA_STATUS_TOPIC, discovery_messages, discovery_topics, removal_messages
 from app.publish.frigate import frigate_event_message
 from app.publish.identity import client_id, dashboard_url

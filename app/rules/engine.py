@@ -37,12 +37,12 @@ Choices the issue left open:
   already stationary the first time the engine sees it is exempt from every rule.
   A mode change between two modes that both arm a rule is not an arming.
 - Things that park (`app.labels.PARKS`: vehicles, bicycles) fire only once they have
-  been seen moving (`app.parking.moved_from`: half the box off where it was first seen). One that
+  been seen moving (`app.domain.moved_from`: half the box off where it was first seen). One that
   turns stationary before it ever moved is parked for life, exempt from every rule. A
   car parked in view when the service starts is first seen still and never alerts (it
   takes 10 s to count as stationary, by which time a car rule would otherwise have fired
   on it). An arriving vehicle drives in, so it moves before it can fire.
-- Parking spots (`app.parking.ParkingSpots`): where such a thing stood without moving is
+- Parking spots (`app.analysis.parking.ParkingSpots`): where such a thing stood without moving is
   remembered per camera (the union of its boxes) for `SPOT_MEMORY` after it was last seen there. A new track of
   that kind that starts inside a spot is the same parked vehicle found again — the
   detector lost it at dusk, or a passer-by hid half of it and the tracker started over —
@@ -66,11 +66,11 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.analysis.parking import ParkingSpots, Spot
 from app.config.schema import CameraConfig, Mode, RuleConfig
-from app.domain import Alert, Track
+from app.domain import Alert, Track, moved_from
 from app.labels import PARKS, expand
 from app.objects import class_limits
-from app.parking import ParkingSpots, Spot, moved_from
 from app.rules.schedule import Schedule
 from app.rules.zones import CameraZones, foot_point
 

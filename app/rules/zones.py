@@ -101,5 +101,5 @@ class CameraZones:
 
 
 def zones_for_camera(camera: CameraConfig) -> Callable[[Box, tuple[int, int]], tuple[str, ...]]:
-    """The zone look-up for events (`app.events.ZonesOf`), with the rules' geometry."""
+    """The zone look-up for events (`app.analysis.events.ZonesOf`), with the rules' geometry."""
     return CameraZones(camera.zones, camera.motion.mask).zones_of

@@ -26,7 +26,7 @@ from app.config import Config, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.domain import Alert, Box, Event
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.conftest import photo
 from tests.support.rtsp import RtspCamera

@@ -19,7 +19,7 @@ import pytest
 
 from app.domain import Event
 from app.record import Packet
-from app.recording import CameraRecording
+from app.run.recording import CameraRecording
 from tests.api.conftest import EVENT_ID, PASSWORD, Stack
 from tests.record.media import Source, codec_params, frame_indices, make_source, packets
 

@@ -17,7 +17,7 @@ from app.api.routes import status_out
 from app.config import parse_config
 from app.detect.engine import TfliteDetector
 from app.objects import DEFAULT_TRACK
-from app.service import Service
+from app.run.service import Service
 from app.status import CameraStatus, DetectorStatus, ServiceStatus, StorageInfo
 from app.store import Store
 from tests.api.conftest import PASSWORD, Stack, login, make_security
@@ -139,7 +139,7 @@ def test_status_never_reads_the_store_on_the_event_loop(
             assert first["mqtt"]["outbox"] == 0
 
             store.hold.set()
-            monkeypatch.setattr("app.status_board.USAGE_TTL_S", 0.0)  # usage is due again at every request
+            monkeypatch.setattr("app.run.status_board.USAGE_TTL_S", 0.0)  # usage is due again at every request
             stuck = threading.Thread(target=service.board.refresh)
             stuck.start()  # a scrape's refresh, waiting on SQLite
             assert wait_until(lambda: store.off_loop.count("usage") == 2, 5)

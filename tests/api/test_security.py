@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from app.api.app import create_app
 from app.api.auth import Credentials, credentials_path
 from app.detect.engine import TfliteDetector
-from app.service import Service
+from app.run.service import Service
 from tests.api.conftest import EVENT_ID, FAST_HASHER, PASSWORD, Stack, api_config, login, make_security
 
 Clients = Callable[..., TestClient]

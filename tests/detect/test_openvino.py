@@ -27,7 +27,7 @@ from app.detect.factory import open_detectors, open_supervised
 from app.detect.preprocess import make_input_spec, prepare
 from app.detect.supervisor import SupervisedDetector
 from app.domain import Detection
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.config.test_loader import errors
 from tests.conftest import ROOT, PhotoWriter, photo

@@ -9,14 +9,14 @@ import threading
 import numpy as np
 import pytest
 
-from app import timings
 from app.detect.base import DetectorInfo, Image
 from app.detect.supervisor import SupervisedDetector
 from app.detect.timeouts import CPU_REDO_S, DETECT_TIMEOUTS, DetectTimeouts
 from app.detect.worker import DetectionWorker
 from app.domain import Detections
+from app.run import timings
 
-RUNNER_FRAME_WAIT_S = 1.0  # app/runner.py: a turn waits at most this for a fresh frame
+RUNNER_FRAME_WAIT_S = 1.0  # app/run/runner.py: a turn waits at most this for a fresh frame
 
 
 def test_the_product_values_are_unchanged() -> None:
@@ -46,7 +46,7 @@ def test_the_parts_default_to_the_one_owner() -> None:
 
 
 def test_the_service_waits_are_the_derived_ones() -> None:
-    """The worker request and the stuck check the service uses (app/timings.py) are these."""
+    """The worker request and the stuck check the service uses (app/run/timings.py) are these."""
     service = (timings.DETECT_TIMEOUT_S, timings.STUCK_AFTER_S)
     assert service == (DETECT_TIMEOUTS.request_s, DETECT_TIMEOUTS.stuck_s)
 

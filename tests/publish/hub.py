@@ -16,10 +16,10 @@ import numpy as np
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from app.analysis import Outcome
+from app.analysis.camera import Outcome
+from app.analysis.pipeline import FrameResult
 from app.config import Config, Mode, parse_config
 from app.domain import Alert, Box, Frame, Track
-from app.pipeline import FrameResult
 from app.publish.bridge import MqttBridge
 from app.store import Store
 from tests.support.mosquitto import Mosquitto

@@ -21,7 +21,7 @@ from app.config import Mode, parse_config
 from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.publish.bridge import MqttBridge
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.publish.hub import Clock, Control, alert, mqtt_config, running_bridge, subscriber
 from tests.support.mosquitto import Mosquitto

@@ -7,10 +7,10 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from app.analysis import Outcome
+from app.analysis.camera import Outcome
+from app.analysis.events import EventChange
 from app.config import Config
 from app.domain import Event
-from app.events import EventChange
 from tests.publish.hub import alert, mqtt_config, outcome, running_bridge, subscriber
 from tests.support.mosquitto import Mosquitto
 from tests.support.waiting import wait_until

@@ -23,7 +23,7 @@ from app.demo.clip import ClipInfo
 from app.detect.engine import TfliteDetector
 from app.publish import netloop
 from app.publish.bridge import MqttBridge
-from app.service import Service
+from app.run.service import Service
 from app.store import Store
 from tests.publish.hub import (
     Control,

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.analysis.parking import SPOT_MEMORY
 from app.config import CameraConfig, Mode, RuleConfig
 from app.domain import Alert, Box, Track
-from app.parking import SPOT_MEMORY
 from app.rules import RuleEngine
 
 W, H = 1000, 1000

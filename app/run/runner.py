@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from app.analysis import CameraAnalysis, Outcome
+from app.analysis.camera import CameraAnalysis, Outcome
 from app.capture import Camera
 
 log = logging.getLogger(__name__)

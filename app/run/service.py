@@ -1,9 +1,9 @@
-"""Runs the live service: starts the parts app.assembly builds in flow order, stops them in
+"""Runs the live service: starts the parts app.run.assembly builds in flow order, stops them in
 reverse, runs its schedules, and is what the API (app.api.routes.Backend), MQTT
 (app.publish.bridge.Control) and the CLI ask of it while it runs.
 
-Who does what: app.assembly builds the parts; app.status_board builds the one status model;
-app.controls keeps the mode and camera switches; app.schedules runs the periodic jobs, each
+Who does what: app.run.assembly builds the parts; app.run.status_board builds the one status model;
+app.run.controls keeps the mode and camera switches; app.run.schedules runs the periodic jobs, each
 on its own thread (`schedule-<name>`):
 
     cameras     every 1 s   capture hang checks (memory only: nothing can hold them up)
@@ -16,17 +16,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from app.assembly import assemble, connect_mqtt
 from app.config import Config, Mode
 from app.detect import Detector
 from app.domain import Event, Frame, Track
 from app.payloads import detector_payload, stats_payload
-from app.recording import RESERVE_BYTES
-from app.runner import Listener
-from app.schedules import Every, Retention
+from app.run.assembly import assemble, connect_mqtt
+from app.run.recording import RESERVE_BYTES
+from app.run.runner import Listener
+from app.run.schedules import Every, Retention
+from app.run.timings import CAMERA_STOP_S, LATEST_LAG_S, SCHEDULE_STOP_S, STUCK_AFTER_S, WATCH_EVERY_S
 from app.status import Health, ServiceStatus
 from app.store import Store
-from app.timings import CAMERA_STOP_S, LATEST_LAG_S, SCHEDULE_STOP_S, STUCK_AFTER_S, WATCH_EVERY_S
 
 
 class Service:

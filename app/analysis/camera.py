@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from app.analysis.events import EventBook, EventChange, ZonesOf
+from app.analysis.pipeline import CameraPipeline, FrameResult
 from app.domain import Alert, Frame
-from app.events import EventBook, EventChange, ZonesOf
-from app.pipeline import CameraPipeline, FrameResult
 from app.rules import RuleEngine
 
 

@@ -1,7 +1,7 @@
 """Box geometry on plain float tuples, for the tracker's hot loops (no objects built).
 
 A `Geom` is (x1, y1, x2, y2, cx, cy, w, h) in pixels. `app.domain.Box` is the value type that
-crosses stage boundaries; this is the form the tracker and `app.parking` compute with.
+crosses stage boundaries; this is the form the tracker and `app.analysis.parking` compute with.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ a shadow) needs stronger evidence: `STATIC_EVIDENCE` seconds of it, at a median 
 `STATIC_MARGIN` above its threshold. Anything alive moves, and motion confirms it at once.
 
 Still periods, stationary and parked (and which smaller box inside where a still thing stands
-is it partly hidden) are `app.parking.Stillness`'s to decide.
+is it partly hidden) are `app.analysis.parking.Stillness`'s to decide.
 
 Confirmed tracks live `confirmed_max_age` unseen (a person hidden behind a passer-by or a
 post for a few seconds keeps their id); unconfirmed ones `max_age`.
@@ -66,11 +66,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from app.analysis.geometry import Geom, box_geom, part_of
+from app.analysis.track.matching import assign, centre_pairs, overlap_pairs, part_pairs, weak_pairs
+from app.analysis.track.state import Det, Rules, State, stirs
 from app.domain import Box, Detection, Track
-from app.geometry import Geom, box_geom, part_of
 from app.labels import kind
-from app.track.matching import assign, centre_pairs, overlap_pairs, part_pairs, weak_pairs
-from app.track.state import Det, Rules, State, stirs
 
 # A detector often makes a part of a still object reach a little past it (a wheel, a shadow):
 # inside where it stands by this much, it is still that object, never a new one.

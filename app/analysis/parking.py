@@ -1,8 +1,8 @@
 """The "parked" notion, in one place: has a thing left where it stood, how long has it stood
 still, and where a camera's vehicles were parked.
 
-- `moved_from(box, where)`: has an object left a place? (the rules' test for a vehicle
-  having driven in or off, and `Track.has_moved`).
+- `moved_from(box, where)` (in app.domain, on boxes alone): has an object left a place? (the
+  rules' test for a vehicle having driven in or off, and `Track.has_moved`).
 - `Stillness`: one tracked object's current still period, as the tracker keeps it: where it
   began (the anchor) and when, whether the object is stationary, and whether a smaller box
   inside where it stands is that object partly hidden rather than the object moving.
@@ -16,21 +16,12 @@ from __future__ import annotations
 
 import math
 
-from app.domain import Box
-from app.geometry import Geom, area, hidden_in, merged_with, within
+from app.analysis.geometry import Geom, area, hidden_in, merged_with, within
+from app.domain import Box, moved_from
 from app.labels import PARKS
 
 SETTLE = 1.0  # s still before a smaller box inside where it stands counts as it partly hidden
 SPOT_MEMORY = 600.0  # s a parking spot is remembered after its vehicle was last seen in it
-
-
-def moved_from(box: Box, where: Box) -> bool:
-    """Has an object whose box is `box` left `where`? True once half of its box lies outside:
-    it drove half its length, or came towards the camera to twice its size. Being partly
-    hidden (a person walking in front of a parked car) shrinks the box *inside* `where`
-    and never counts."""
-    inter = Box(max(box.x1, where.x1), max(box.y1, where.y1), min(box.x2, where.x2), min(box.y2, where.y2)).area
-    return box.area > 0 and (box.area - inter) >= 0.5 * box.area
 
 
 class Stillness:

@@ -8,9 +8,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.recording import Recordings
+from app.run.recording import Recordings
+from app.run.timings import RETENTION_EVERY_S, RETENTION_PAUSED_S
 from app.store import Store
-from app.timings import RETENTION_EVERY_S, RETENTION_PAUSED_S
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,22 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.analysis.motion import MotionDetector
+from app.analysis.regions import (
+    covers,
+    cut_by,
+    duplicate,
+    grown_around,
+    regions_for,
+    suppress_duplicates,
+    to_frame,
+    whole_frame,
+)
+from app.analysis.track import Tracker
 from app.config import CameraConfig
 from app.detect.base import Image
 from app.domain import Box, Detection, Detections, Frame, Track
-from app.motion import MotionDetector
 from app.objects import ObjectFilter
-from app.regions import covers, cut_by, duplicate, grown_around, regions_for, suppress_duplicates, to_frame, whole_frame
-from app.track import Tracker
 
 # Runs the detector on crops; None when it could not (stopped, failed, timed out).
 DetectFn = Callable[[Sequence[Image], float], list[Detections] | None]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from app.config import Mode
 from app.rules import RuleEngine
-from app.runner import CameraRunner
+from app.run.runner import CameraRunner
 from app.store import Store
 
 log = logging.getLogger(__name__)

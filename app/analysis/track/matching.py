@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from app.geometry import EPS, Geom, iou, part_of
-from app.track.state import Det, State
+from app.analysis.geometry import EPS, Geom, iou, part_of
+from app.analysis.track.state import Det, State
 
 _AREA_RATIO = 2.0  # centre-distance matches need roughly the same size
 _WEAK_IOU = 0.3  # a weak detection continues a track only by this much overlap with its prediction

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.analysis import Outcome
+from app.analysis.camera import Outcome
 from app.domain import Alert
 from app.store import Store, StoreError
 

@@ -1,7 +1,7 @@
 """Prometheus metrics of one appliance (SPEC: HTTP API, `GET /metrics`).
 
 Two kinds: events counted as they happen (inference times, alerts), and state read
-from the status model (app.status_board) at scrape time by a collector, so a scrape
+from the status model (app.run.status_board) at scrape time by a collector, so a scrape
 always shows the current state and nothing has to be kept in step with it. Labels
 carry only names (cameras, rules, labels, the detector's model): never camera URLs or
 error texts, which may hold credentials.

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from app.analysis import Outcome
+from app.analysis.camera import Outcome
 from app.config import Config, RecordConfig
 from app.domain import Event
 from app.record import CameraRecorder, FrameEncoder, Packet, RecordError, Segment, SegmentSink, probe, recover

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from app.analysis.geometry import EPS, Geom, area, geom
+from app.analysis.parking import Stillness
 from app.domain import Box, Detection, Track
-from app.geometry import EPS, Geom, area, geom
 from app.labels import PARKS
-from app.parking import Stillness
 
 _SMOOTHING = 0.5  # weight of the newest motion measurement in the velocity average
 _TAU = 2.0  # s, damping time of the constant-velocity prediction
@@ -187,7 +187,7 @@ class State:
     def _confirm(self, now: float, rules: Rules) -> None:
         """Repeated weak matches (a cushion scoring 0.42 frame after frame) never confirm, and
         neither does something that never moved or stirred unless it is clearly and lastingly
-        seen (see app.track.tracker's module doc)."""
+        seen (see app.analysis.track.tracker's module doc)."""
         if self.confirmed or self.hits < rules.min_hits:
             return
         need = rules.confirm_score(self.label)

@@ -6,36 +6,31 @@
 
 Each camera gets a capture (app.capture) and a runner that takes the freshest frame at the
 camera's detect fps and drives its analysis; all runners share the detection workers, one per
-detector (camera i → detector i mod n). Nothing here starts a thread: app.service does.
+detector (camera i → detector i mod n). Nothing here starts a thread: app.run.service does.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.analysis import CameraAnalysis
+from app.analysis.build import build_analyses, detect_through
 from app.capture import Camera
-from app.config import Config, resolve_zone
-from app.controls import Controls, saved_mode
+from app.config import Config
 from app.detect import Detector
-from app.detect.base import Image
 from app.detect.supervisor import DetectorState, SupervisedDetector
 from app.detect.worker import DetectionWorker
-from app.domain import Detections
-from app.evidence import Evidence
-from app.metrics import Metrics
 from app.objects import ObjectFilter
 from app.payloads import detector_payload
-from app.pipeline import CameraPipeline, DetectFn
 from app.publish.bridge import Control, MqttBridge
-from app.recording import RESERVE_BYTES, Recordings
-from app.rules import RuleEngine, zones_for_camera
-from app.runner import CameraRunner, Listener, TrackLog
-from app.status_board import StatusBoard
+from app.run.controls import Controls, saved_mode
+from app.run.evidence import Evidence
+from app.run.metrics import Metrics
+from app.run.recording import RESERVE_BYTES, Recordings
+from app.run.runner import CameraRunner, Listener, TrackLog
+from app.run.status_board import StatusBoard
+from app.run.timings import DETECT_TIMEOUT_S
 from app.store import Store
-from app.timings import DETECT_TIMEOUT_S
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,16 +61,20 @@ def assemble(
     workers = tuple(DetectionWorker(d, on_inference=metrics.observe_inference) for d in detectors)
     evidence = Evidence(store, [metrics.observe_alert])
     listeners: list[Listener] = [evidence, TrackLog()]
-    objects = ObjectFilter.from_config(config)
-    mode = saved_mode(store, config.mode)  # persisted across restarts
-    rules = RuleEngine(config.rules, config.cameras, resolve_zone(config.timezone), mode, threshold=objects.threshold)
-    rules_lock = threading.Lock()
-    model_size = detectors[0].info.input_size[0]
+    worker_of = {name: workers[i % len(workers)] for i, name in enumerate(config.cameras)}
+    analyses = build_analyses(
+        config,
+        lambda name: detect_through(worker_of[name], name, DETECT_TIMEOUT_S),
+        detectors[0].info.input_size[0],
+        mode=saved_mode(store, config.mode),  # persisted across restarts
+    )
+    objects, rules, rules_lock = analyses.objects, analyses.rules, analyses.rules_lock
     # Before any camera starts: half-written segments of the last run are repaired or removed.
     recordings = Recordings(config, store, reserve_bytes=record_reserve_bytes)
     listeners.append(recordings.on_outcome)
     runners: dict[str, CameraRunner] = {}
-    for index, (name, cam) in enumerate(config.cameras.items()):
+    for name, analysis in analyses.cameras.items():
+        cam = config.cameras[name]
         recording = recordings.cameras.get(name)
         camera = Camera(
             name,
@@ -83,9 +82,6 @@ def assemble(
             on_packet=None if recording is None else recording.push,
             on_frame=None if recording is None else recording.frame,  # MJPEG / raw V4L2: encoded once
         )
-        worker = workers[index % len(workers)]
-        pipeline = CameraPipeline(name, cam, _detect_for(name, worker), model_size, objects=objects)
-        analysis = CameraAnalysis(pipeline, rules, rules_lock, zones_for_camera(cam))
         runners[name] = CameraRunner(camera, analysis, cam.detect_fps, listeners)
     controls = Controls(store, rules, rules_lock, runners)
     board = StatusBoard(
@@ -122,10 +118,3 @@ def connect_mqtt(parts: Parts, control: Control) -> MqttBridge | None:
 def _link(bridge: MqttBridge) -> tuple[bool, str | None]:
     status = bridge.client.status()
     return status.connected, status.error
-
-
-def _detect_for(camera: str, worker: DetectionWorker) -> DetectFn:
-    def detect(images: Sequence[Image], min_score: float) -> list[Detections] | None:
-        return worker.detect(camera, images, min_score, DETECT_TIMEOUT_S)
-
-    return detect

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from app.analysis.pipeline import object_counts
 from app.config import Config, Mode
 from app.detect.worker import DetectionWorker
 from app.objects import ObjectFilter
-from app.pipeline import object_counts
-from app.recording import Recordings
-from app.runner import CameraRunner
+from app.run.recording import Recordings
+from app.run.runner import CameraRunner
+from app.run.timings import OUTBOX_TTL_S, USAGE_TTL_S
 from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus, StorageInfo
-from app.timings import OUTBOX_TTL_S, USAGE_TTL_S
 
 UsageFn = Callable[[], tuple[float, float]]  # Store.usage: (MiB used, MiB free)
 CountFn = Callable[[], int]
