@@ -70,6 +70,15 @@ def at(n: int, fired: float) -> Alert:
     return alert(n, age=0.0, at=fired)
 
 
+def fire(store: Store, outbox: Outbox, count: int) -> list[Alert]:
+    """`count` alerts fired a second apart from T0, stored and handed to the outbox as evidence does."""
+    fired = [at(n, T0 + n) for n in range(count)]
+    for each in fired:
+        store.add_alert(each)
+        outbox.submit(each)
+    return fired
+
+
 @contextmanager
 def running(store: Any, publisher: Publisher, clock: Clock, **kwargs: Any) -> Iterator[Outbox]:
     outbox = Outbox(store, publisher, "p/alerts", clock=clock, **kwargs)
@@ -89,10 +98,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_alerts_wait_out_an_outage_then_go_in_order_marked_late_by_the_clock(store: Store) -> None:
     clock, publisher = Clock(T0), Publisher()
     with running(store, publisher, clock) as outbox:
-        fired = [at(n, T0 + n) for n in range(3)]
-        for each in fired:
-            store.add_alert(each)
-            outbox.submit(each)
+        fired = fire(store, outbox, 3)
         assert outbox.depth() == 3
         clock.advance(2 + LATE_AFTER_S + 0.1)  # the last one fired LATE_AFTER_S + 0.1 s ago: all late
         publisher.live = 1
@@ -131,10 +137,7 @@ def test_a_new_connection_resends_what_was_in_flight_in_order_and_nothing_acked(
     clock, publisher = Clock(T0), Publisher()
     publisher.live = 1
     with running(store, publisher, clock) as outbox:
-        fired = [at(n, T0 + n) for n in range(4)]
-        for each in fired:
-            store.add_alert(each)
-            outbox.submit(each)
+        fired = fire(store, outbox, 4)
         assert wait_until(lambda: len(publisher.ids()) == 4)
         publisher.ack(fired[0].id)
         publisher.ack(fired[2].id)  # acked out of order, just before the connection dies
@@ -200,10 +203,7 @@ def test_an_ack_is_handed_over_at_once_even_while_the_store_is_stuck(store: Stor
     clock, publisher, stuck = Clock(T0), Publisher(), StuckStore(store)
     publisher.live = 1
     with running(stuck, publisher, clock) as outbox:
-        fired = [at(n, T0 + n) for n in range(2)]
-        for each in fired:
-            store.add_alert(each)
-            outbox.submit(each)
+        fired = fire(store, outbox, 2)
         assert wait_until(lambda: len(publisher.ids()) == 2)
         publisher.ack(fired[0].id)  # the client's event thread: returns without touching the store
         assert stuck.marking.wait(5)  # the outbox's own thread is now stuck in the store ...
@@ -249,10 +249,7 @@ def test_a_delivery_the_store_could_not_mark_is_marked_once_it_can_and_not_sent_
     clock, publisher, full = Clock(T0), Publisher(), FullStore(store)
     publisher.live = 1
     with running(full, publisher, clock, poll_s=0.05) as outbox:
-        fired = [at(n, T0 + n) for n in range(2)]
-        for each in fired:
-            store.add_alert(each)
-            outbox.submit(each)
+        fired = fire(store, outbox, 2)
         assert wait_until(lambda: len(publisher.ids()) == 2)
         full.full.set()
         for each in fired:
