@@ -264,20 +264,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if args.config is None:
         log.info("no --config given: running the embedded demo (camera: %s)", config.cameras["demo"].source)
-    try:
-        detectors = open_detectors(config.detector)
-    except DetectorError as exc:
-        log.error("detector: %s", exc)
+    opened = _open_parts(config)
+    if opened is None:
         return EXIT_FATAL
-    for detector in detectors:
-        _log_detector(config.node_id, detector)
-    try:
-        store = Store(Path(config.storage.path), retain_days=config.storage.retain_days, max_mb=config.storage.max_mb)
-    except (OSError, StoreError) as exc:
-        log.error("storage at %s cannot be used: %s", config.storage.path, exc)
-        for detector in detectors:
-            detector.close()
-        return EXIT_FATAL
+    detectors, store = opened
     service = Service(config, detectors, store)
     log.info("mode: %s; storage: %s", service.mode.value, config.storage.path)
     service.start()
@@ -304,3 +294,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         detector.close()
     log.info("stopped")
     return EXIT_OK
+
+
+def _open_parts(config: Config) -> tuple[list[Detector], Store] | None:
+    """The detectors and the store `run` needs, or None (logged) when either cannot be used."""
+    try:
+        detectors = open_detectors(config.detector)
+    except DetectorError as exc:
+        log.error("detector: %s", exc)
+        return None
+    for detector in detectors:
+        _log_detector(config.node_id, detector)
+    try:
+        store = Store(Path(config.storage.path), retain_days=config.storage.retain_days, max_mb=config.storage.max_mb)
+    except (OSError, StoreError) as exc:
+        log.error("storage at %s cannot be used: %s", config.storage.path, exc)
+        for detector in detectors:
+            detector.close()
+        return None
+    return detectors, store

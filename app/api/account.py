@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import pathlib
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
@@ -49,37 +50,15 @@ def account_router(
 ) -> APIRouter:
     router = APIRouter(tags=["account"])
 
-    def client(request: Request) -> str:
-        return str(request.scope.get("state", {}).get("client_ip", "?"))
-
-    def reserve(address: str) -> Attempt:
-        """Takes this attempt's slot before anything is verified; 429 when the address must wait."""
-        try:
-            return limiter.reserve(address)
-        except TooManyAttempts as exc:
-            wait = max(1, math.ceil(exc.retry_after))
-            raise HTTPException(
-                429, f"too many failed attempts; try again in {wait} s", headers={"Retry-After": str(wait)}
-            ) from None
-
     def open_session(request: Request, response: Response) -> None:
-        response.set_cookie(
-            SESSION_COOKIE,
-            sessions.create(),
-            max_age=session_max_age_s,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-        response.status_code = 204
+        _open_session(sessions, session_max_age_s, request, response)
 
     @router.post("/api/login", status_code=204, responses={401: {}, 409: {}, 429: {}})
     async def login(body: LoginIn, request: Request, response: Response) -> None:
-        address = client(request)
+        address = _client(request)
         if not credentials.has_password():
             raise HTTPException(409, NO_PASSWORD)
-        attempt = reserve(address)  # counted now, not after the verify: a burst cannot all get through
+        attempt = _reserve(limiter, address)  # counted now, not after the verify: a burst cannot all get through
         ok = await run_in_threadpool(credentials.verify_password, body.username, body.password)  # argon2: ~100 ms
         if not ok:
             log.warning("api: failed login from %s", address)  # never the name or password typed
@@ -96,20 +75,34 @@ def account_router(
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         response.status_code = 204
 
+    router.include_router(_setup_router(credentials, limiter, setup_code, setup_code_file, open_session))
+    return router
+
+
+def _setup_router(
+    credentials: Credentials,
+    limiter: LoginLimiter,
+    setup_code: SetupCode | None,
+    setup_code_file: pathlib.Path | None,
+    open_session: Callable[[Request, Response], None],
+) -> APIRouter:
+    """First boot: the admin password set with the setup code shown on the console."""
+    router = APIRouter(tags=["account"])
+
     @router.get("/api/setup")
     def setup_state() -> SetupState:
         return SetupState(required=not credentials.has_password())
 
     @router.post("/api/setup", status_code=204, responses={401: {}, 409: {}, 422: {}, 429: {}})
     async def setup(body: SetupIn, request: Request, response: Response) -> None:
-        address = client(request)
+        address = _client(request)
         if credentials.has_password() or setup_code is None:
             raise HTTPException(409, "the admin password is already set; log in instead")
         try:
             check_password_strength(body.password)  # before the code is spent on a password we refuse
         except WeakPasswordError as exc:
             raise HTTPException(422, f"password too weak: {exc}") from None
-        attempt = reserve(address)  # a guess at the code: counted like a password guess
+        attempt = _reserve(limiter, address)  # a guess at the code: counted like a password guess
         if not setup_code.redeem(body.code):  # check and consume at once: two racing requests, one winner
             log.warning("api: wrong setup code from %s", address)
             raise HTTPException(401, "wrong setup code (it is printed on the console at start)")
@@ -119,6 +112,34 @@ def account_router(
         open_session(request, response)
 
     return router
+
+
+def _client(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("client_ip", "?"))
+
+
+def _reserve(limiter: LoginLimiter, address: str) -> Attempt:
+    """Takes this attempt's slot before anything is verified; 429 when the address must wait."""
+    try:
+        return limiter.reserve(address)
+    except TooManyAttempts as exc:
+        wait = max(1, math.ceil(exc.retry_after))
+        raise HTTPException(
+            429, f"too many failed attempts; try again in {wait} s", headers={"Retry-After": str(wait)}
+        ) from None
+
+
+def _open_session(sessions: Sessions, max_age_s: int, request: Request, response: Response) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        sessions.create(),
+        max_age=max_age_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    response.status_code = 204
 
 
 def _set_first_password(credentials: Credentials, password: str, setup_code_file: pathlib.Path | None) -> None:

@@ -87,7 +87,7 @@ def create_app(backend: Backend, metrics: Metrics, security: Security, config: A
     app.include_router(token_router(security.credentials))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
         # FastAPI's default echoes the offending input back — which may be a password.
         errors = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}

@@ -103,7 +103,7 @@ def _in_view(walkers: list[Walker], s: float) -> list[Layer]:
     return [w.layer(s) for w in walkers if -2 * w.sprite.width < w.path.at(s) < w.frame_width + 2 * w.sprite.width]
 
 
-def visits(fps: int, size: tuple[int, int], seed: int) -> Script:
+def visits(fps: int, size: tuple[int, int], _seed: int) -> Script:
     """She walks through three times, each pass ~5.5 s, with ~3 s of empty driveway between."""
     count = round(26 * fps)
     sprite = _person(clip.PERSON_HEIGHT, size[1])
@@ -123,7 +123,7 @@ def visits(fps: int, size: tuple[int, int], seed: int) -> Script:
     )
 
 
-def linger(fps: int, size: tuple[int, int], seed: int) -> Script:
+def linger(fps: int, size: tuple[int, int], _seed: int) -> Script:
     """She walks in from the left, stands at the middle for 8 s (swaying, breathing), walks off right."""
     width, height = size
     count = round(18 * fps)
@@ -176,7 +176,7 @@ def crossing(fps: int, size: tuple[int, int], seed: int) -> Script:
     )
 
 
-def garage_scene(fps: int, size: tuple[int, int], seed: int) -> Script:
+def garage_scene(fps: int, size: tuple[int, int], _seed: int) -> Script:
     """clip.py's 20 s person clip (the same frames), with the garage photo's own motorcycle in the truth."""
     width, height = size
     count = round(20 * fps)
@@ -208,7 +208,7 @@ def _bike(height: int) -> tuple[Vehicle, Sprite, Sprite]:
     return vehicle, Sprite.of(vehicle.bgr, vehicle.alpha), Sprite.of(vehicle.shade, vehicle.shadow)
 
 
-def arrival(fps: int, size: tuple[int, int], seed: int) -> Script:
+def arrival(fps: int, size: tuple[int, int], _seed: int) -> Script:
     """clip.py's vehicle clip, 12 s (the same frames): the motorcycle rides in and parks."""
     width, height = size
     count = round(12 * fps)
@@ -222,7 +222,7 @@ def arrival(fps: int, size: tuple[int, int], seed: int) -> Script:
     return Script(count, driveway(size).astype(np.float32), objects, (), layers, _fading(count, width))
 
 
-def edge_parked(fps: int, size: tuple[int, int], seed: int) -> Script:
+def edge_parked(fps: int, size: tuple[int, int], _seed: int) -> Script:
     """A motorcycle parked at the right edge, 35% of it outside the frame; from 6 s she walks past in front."""
     width, height = size
     count = round(20 * fps)

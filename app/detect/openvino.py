@@ -198,7 +198,7 @@ class OpenVinoModel:
             return "?"
         return str(value.to_string()) if hasattr(value, "to_string") else str(value)
 
-    def op_outputs(self, op_name: str) -> list[int] | None:
+    def op_outputs(self, _op_name: str) -> list[int] | None:
         return None  # OpenVINO has its own graph, not the file's op list
 
     def run(self, tensor: npt.NDArray[Any]) -> None:

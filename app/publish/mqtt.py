@@ -248,7 +248,7 @@ class MqttClient:
     # -- paho callbacks (network thread): state and a queued event, nothing that waits ------
 
     def _handle_connect(
-        self, client: paho.Client, userdata: Any, flags: paho.ConnectFlags, reason: ReasonCode, props: Any
+        self, client: paho.Client, _userdata: Any, _flags: paho.ConnectFlags, reason: ReasonCode, _props: Any
     ) -> None:
         if reason.is_failure:
             self._fail(self._refusal(reason))
@@ -283,7 +283,7 @@ class MqttClient:
         return f"broker {self._where} refused the connection ({what})"
 
     def _handle_disconnect(
-        self, client: paho.Client, userdata: Any, flags: paho.DisconnectFlags, reason: ReasonCode, props: Any
+        self, client: paho.Client, _userdata: Any, _flags: paho.DisconnectFlags, reason: ReasonCode, _props: Any
     ) -> None:
         self._lost(client, reason)
 
@@ -300,12 +300,12 @@ class MqttClient:
         if lost and ours:
             log.warning("MQTT connection to %s lost (%s); reconnecting with backoff", self._where, reason)
 
-    def _handle_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any) -> None:
+    def _handle_publish(self, _client: paho.Client, _userdata: Any, mid: int, _reason: ReasonCode, _props: Any) -> None:
         with self._cond:
             session = self._session
         self._events.put(functools.partial(self._acked, session, mid))
 
-    def _handle_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+    def _handle_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         try:
             topic = msg.topic
         except UnicodeDecodeError:
@@ -315,7 +315,7 @@ class MqttClient:
             received = Received(topic, bytes(msg.payload), bool(msg.retain))
             self._events.put_message(functools.partial(self._call, "on_message", self._on_message, received))
 
-    def _handle_log(self, client: paho.Client, userdata: Any, level: int, text: str) -> None:
+    def _handle_log(self, _client: paho.Client, _userdata: Any, level: int, text: str) -> None:
         _paho_log.log(_LEVELS.get(level, logging.DEBUG), "%s", text)
 
     # -- events (event thread): where the caller's callbacks run --------------------------------

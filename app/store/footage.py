@@ -155,7 +155,7 @@ class Footage:
     def policy(self, camera: str, retain_days: int) -> FootagePolicy:
         return self.policies.get(camera) or FootagePolicy("continuous", 0.0, 0.0, retain_days)
 
-    def sweep(self, tally: FootageTally) -> None:
+    def sweep(self) -> None:
         """Rows whose file is gone (deleted by hand, or a crash between a file's and its row's deletion)."""
         rows = self._db.query("SELECT name FROM segments")
         gone = [(str(r["name"]),) for r in rows if not self.path_of(str(r["name"])).is_file()]

@@ -102,7 +102,7 @@ def enforce(store: Holdings, *, retain_days: int, max_bytes: int, now: float, on
 
     db_before = _measure(db.live_bytes)
     step("sweep", lambda: _sweep(store, tally))
-    step("footage_sweep", lambda: footage.sweep(shot))
+    step("footage_sweep", footage.sweep)
     step("age", lambda: _expire(store, now - retain_days * DAY_S, tally))
     step("footage_age", lambda: footage.expire(now, retain_days, shot))
     step("footage_unwanted", lambda: footage.drop_unwanted(now, retain_days, shot))

@@ -158,7 +158,7 @@ class State:
             self.moves += 1
         self.cx, self.cy, self.w, self.h = cx, cy, w, h
         self.box = det.box
-        self._seen(det, now, rules, stirred, size=area(g), cut=d.cut)
+        self._seen(det, now, stirred, size=area(g), cut=d.cut)
         self.still.observe(g, now)
         self._confirm(now, rules)
 
@@ -167,11 +167,11 @@ class State:
         predicted place and size (a part box says nothing reliable about either)."""
         *_, self.cx, self.cy, self.w, self.h = predicted
         self.box = Box(predicted[0], predicted[1], predicted[2], predicted[3])
-        self._seen(d.det, now, rules, False, size=area(predicted), cut=False)
+        self._seen(d.det, now, False, size=area(predicted), cut=False)
         self.still.observe_part(now)
         self._confirm(now, rules)
 
-    def _seen(self, det: Detection, now: float, rules: Rules, stirred: bool, *, size: float, cut: bool) -> None:
+    def _seen(self, det: Detection, now: float, stirred: bool, *, size: float, cut: bool) -> None:
         self.score = det.score
         self.top_score = max(self.top_score, det.score)
         self.last_seen = now

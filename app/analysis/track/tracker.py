@@ -303,7 +303,7 @@ def _see_off(live: list[State], now: float, frame: tuple[int, int], ended: list[
 
 
 def _constant(score: float) -> Callable[[str], float]:
-    def confirm_score(label: str) -> float:
+    def confirm_score(_label: str) -> float:
         return score
 
     return confirm_score

@@ -52,6 +52,11 @@ def check_password_strength(password: str) -> None:
 
 
 def _weakness(password: str) -> str | None:
+    """Why `password` is refused, or None: the form first (size, characters), then how guessable it is."""
+    return _bad_form(password) or _guessable(password.lower())
+
+
+def _bad_form(password: str) -> str | None:
     if "\x00" in password:
         return "must not contain a NUL character"
     if len(password) < MIN_PASSWORD_CHARS:
@@ -60,7 +65,11 @@ def _weakness(password: str) -> str | None:
         return f"is too long: at most {MAX_PASSWORD_CHARS} characters"
     if not password.isprintable():
         return "must be printable characters only (no tabs, line breaks or control characters)"
-    low = password.lower()
+    return None
+
+
+def _guessable(low: str) -> str | None:
+    """`low`: the password in lower case."""
     if len(set(low)) == 1:
         return "is one character repeated"
     if low in _COMMON_PASSWORDS:
@@ -71,13 +80,16 @@ def _weakness(password: str) -> str | None:
         return "is a short pattern repeated"
     if len(set(low)) < _MIN_DISTINCT_CHARS:
         return "has too few different characters"
-    for form in (low, low.translate(_LEET)):
-        rest = form
-        for word in _COMMON_WORDS:
-            rest = rest.replace(word, "")
-        if rest != form and _trivial_rest(rest):
-            return f"is little more than a common word or the user name '{USERNAME}': add unrelated words"
+    if any(_mostly_words(form) for form in (low, low.translate(_LEET))):
+        return f"is little more than a common word or the user name '{USERNAME}': add unrelated words"
     return None
+
+
+def _mostly_words(form: str) -> bool:
+    rest = form
+    for word in _COMMON_WORDS:
+        rest = rest.replace(word, "")
+    return rest != form and _trivial_rest(rest)
 
 
 def _is_run(text: str) -> bool:
