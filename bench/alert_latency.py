@@ -600,7 +600,7 @@ def main() -> int:
     if not 1 <= args.rules <= 40 or not 1 <= args.cameras <= 4 or not 1 <= args.min_alerts <= 900:
         parser.error("--rules 1..40, --cameras 1..4, --min-alerts 1..900 (the store lists 1000 alerts at most)")
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_term(signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)  # unwind: broker, camera and subscriber are killed on the way out
 
     signal.signal(signal.SIGTERM, on_term)

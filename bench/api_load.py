@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,70 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def python_load(base: str, cookie: str, cameras: list[str], concurrency: int, seconds: float) -> str:
+    """Runs this script's `--load` process (no wrk: far more CPU per request, a pessimistic figure);
+    returns what it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--load", base, cookie, ",".join(cameras), str(concurrency), str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    out, _ = proc.communicate(timeout=seconds + 60)
+    return out
+
+
+def python_load_results(out: str, concurrency: int) -> dict[str, Any]:
+    """The `--load` process's JSON line as a phase's generator, per-route rates and latencies, and errors."""
+    found: dict[str, Any] = {"generator": f"python httpx, {concurrency} workers"}
+    loaded = json.loads(out.strip().splitlines()[-1])
+    for route, values in loaded["latencies"].items():
+        found[route] = {
+            "requests_per_s": len(values) / loaded["seconds"],
+            "p50_ms": 1000 * statistics.median(values) if values else None,
+            "p90_ms": 1000 * pct(values, 90) if values else None,
+            "p99_ms": 1000 * pct(values, 99) if values else None,
+        }
+    found["errors"] = loaded["errors"]
+    return found
+
+
+@dataclass(frozen=True)
+class Phases:
+    """What each phase needs: the logged-in API, the cameras, and the detections counted so far
+    (`done`: when and on which camera, appended under `lock` by the service's listener)."""
+
+    base: str
+    cookie: str
+    names: list[str]
+    args: argparse.Namespace
+    work: Path
+    done: list[tuple[float, str]]
+    lock: threading.Lock
+
+    def run(self, load: bool) -> dict[str, Any]:
+        """One `--window`: quiet, or under load (wrk if installed, else the Python load process).
+        Returns the detect fps per camera, the service's CPU, and with load the generator's figures."""
+        args = self.args
+        cpu0, t0 = proc_cpu_s(), time.monotonic()
+        wrk = None
+        out = None
+        if load and shutil.which("wrk"):
+            wrk = wrk_load(self.base, self.cookie, self.names, args.concurrency, args.window, self.work)
+        elif load:
+            out = python_load(self.base, self.cookie, self.names, args.concurrency, args.window)
+        else:
+            time.sleep(args.window)
+        t1, cpu1 = time.monotonic(), proc_cpu_s()
+        with self.lock:
+            window = [(t, c) for t, c in self.done if t0 <= t <= t1]
+        fps = {n: sum(1 for _, c in window if c == n) / (t1 - t0) for n in self.names}
+        entry: dict[str, Any] = {"fps": fps, "service_cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0)}
+        if wrk is not None:
+            entry.update(wrk)
+        if out is not None:
+            entry.update(python_load_results(out, args.concurrency))
+        return entry
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=float, default=20.0)
@@ -210,46 +275,11 @@ def main() -> None:
         assert login.status_code == 204, login.text
         cookie = login.cookies["ew_session"]
         time.sleep(args.warmup)
-
-        def phase(name: str, load: bool) -> None:
-            cpu0, t0 = proc_cpu_s(), time.monotonic()
-            proc = None
-            wrk = None
-            if load and shutil.which("wrk"):
-                wrk = wrk_load(base, cookie, names, args.concurrency, args.window, work)
-            elif load:  # no wrk: a Python load process (far more CPU per request: a pessimistic figure)
-                proc = subprocess.Popen(
-                    [sys.executable, __file__, "--load", base, cookie, ",".join(names), str(args.concurrency),
-                     str(args.window)],
-                    stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
-                out, _ = proc.communicate(timeout=args.window + 60)
-            else:
-                time.sleep(args.window)
-            t1, cpu1 = time.monotonic(), proc_cpu_s()
-            with lock:
-                window = [(t, c) for t, c in done if t0 <= t <= t1]
-            fps = {n: sum(1 for _, c in window if c == n) / (t1 - t0) for n in names}
-            entry: dict[str, Any] = {"fps": fps, "service_cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0)}
-            if wrk is not None:
-                entry.update(wrk)
-            if proc is not None:
-                entry["generator"] = f"python httpx, {args.concurrency} workers"
-                loaded = json.loads(out.strip().splitlines()[-1])
-                for route, values in loaded["latencies"].items():
-                    entry[route] = {
-                        "requests_per_s": len(values) / loaded["seconds"],
-                        "p50_ms": 1000 * statistics.median(values) if values else None,
-                        "p90_ms": 1000 * pct(values, 90) if values else None,
-                        "p99_ms": 1000 * pct(values, 99) if values else None,
-                    }
-                entry["errors"] = loaded["errors"]
+        phases = Phases(base, cookie, names, args, work, done, lock)
+        for name, load in (("quiet", False), ("load", True), ("quiet_again", False)):
+            entry = phases.run(load)
             results["phases"][name] = entry
             print(f"{name}: {json.dumps(entry)}", flush=True)
-
-        phase("quiet", load=False)
-        phase("load", load=True)
-        phase("quiet_again", load=False)
     finally:
         server.stop()
         service.stop()

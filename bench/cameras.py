@@ -58,12 +58,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from machine import machine_cpu, settle  # bench/machine.py (bench/ is on sys.path when run)
+
+if TYPE_CHECKING:  # the children import the app after cap_malloc_arenas()
+    from app.analysis.pipeline import FrameResult
+    from app.domain import Frame
+    from app.run.service import Service
+    from tests.support.rtsp import RtspCamera
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -269,6 +275,93 @@ def run_decode_child(spec: dict[str, Any]) -> dict[str, Any]:
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("mode") == "decode":
         return run_decode_child(spec)
+    return run_appliance_child(spec)
+
+
+class Timings:
+    """Per camera, while `measuring` is set: each frame's age when the pipeline starts on it, how long
+    the pipeline took, and the frame's age when its result is out."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.measuring = threading.Event()
+        self.ages: dict[str, list[float]] = {name: [] for name in names}
+        self.took: dict[str, list[float]] = {name: [] for name in self.ages}
+        self.done: dict[str, list[float]] = {name: [] for name in self.ages}
+
+    def timed(self, name: str, process: Callable[[Frame], FrameResult]) -> Callable[[Frame], FrameResult]:
+        def wrapper(frame: Frame) -> FrameResult:
+            start = time.monotonic()
+            counting = self.measuring.is_set()
+            if counting:
+                self.ages[name].append(start - frame.monotonic)
+            try:
+                return process(frame)
+            finally:
+                if counting:
+                    end = time.monotonic()
+                    self.took[name].append(end - start)
+                    self.done[name].append(end - frame.monotonic)
+
+        return wrapper
+
+
+def appliance_state(service: Service) -> dict[str, Any]:
+    """Each camera's frame sequence, drops, reconnects and stalls, and the crops served per camera, now."""
+    cams: dict[str, Any] = {}
+    for name, runner in service.runners.items():
+        frame = runner.camera.slot.peek()
+        health = runner.camera.health()
+        cams[name] = {
+            "seq": 0 if frame is None else frame.seq,
+            "dropped": runner.dropped,
+            "reconnects": health.reconnects,
+            "stalls": health.stalls,
+        }
+    served = {cam: n for w in service._workers for cam, n in w.stats().served.items()}
+    return {"served": served, "cams": cams}
+
+
+def appliance_per_camera(
+    names: Iterable[str], sa: dict[str, Any], sb: dict[str, Any], timings: Timings, wall: float
+) -> list[dict[str, Any]]:
+    """Each camera's figures over the window, from the `appliance_state` before (sa) and after (sb) it."""
+    per_camera = []
+    for name in names:
+        ca, cb = sa["cams"][name], sb["cams"][name]
+        ages, took, done = timings.ages[name], timings.took[name], timings.done[name]
+        per_camera.append(
+            {
+                "name": name,
+                "fps_in": round((cb["seq"] - ca["seq"]) / wall, 2),
+                "fps_detect": round(len(ages) / wall, 2),
+                "dropped": cb["dropped"] - ca["dropped"],
+                "reconnects": cb["reconnects"] - ca["reconnects"],
+                "stalls": cb["stalls"] - ca["stalls"],
+                "crops_per_s": round((sb["served"].get(name, 0) - sa["served"].get(name, 0)) / wall, 2),
+                "age_p50_ms": ms(pct(ages, 50)),
+                "age_p95_ms": ms(pct(ages, 95)),
+                "process_p50_ms": ms(pct(took, 50)),
+                "process_p95_ms": ms(pct(took, 95)),
+                "result_age_p95_ms": ms(pct(done, 95)),
+            }
+        )
+    return per_camera
+
+
+def baseline(model: str, window: float) -> dict[str, Any]:
+    """The zero-camera child: imports, detector, its thread pool; no camera, no service."""
+    time.sleep(min(window, 5.0))
+    return {
+        "mode": "appliance",
+        "cameras": 0,
+        "model": model,
+        "rss_mb": round(proc_status_mb("VmRSS"), 1),
+        "rss_anon_mb": round(proc_status_mb("RssAnon"), 1),
+        "hwm_mb": round(proc_status_mb("VmHWM"), 1),
+    }
+
+
+def run_appliance_child(spec: dict[str, Any]) -> dict[str, Any]:
     from app.run.memory import cap_malloc_arenas
 
     cap_malloc_arenas()  # as `edgewatch run` does, before any thread
@@ -282,10 +375,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
     import numpy as np
 
-    from app.analysis.pipeline import FrameResult
     from app.config import DetectorConfig, parse_config
     from app.detect import open_detector
-    from app.domain import Frame
     from app.run.service import Service
     from app.store import Store
 
@@ -297,16 +388,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     native_before = set(thread_cpu()) - {threading.get_native_id()}  # TFLite/XNNPACK pool
     model = detector.info.model
 
-    if not urls:  # the baseline: imports, detector, its thread pool; no camera, no service
-        time.sleep(min(window, 5.0))
-        return {
-            "mode": "appliance",
-            "cameras": 0,
-            "model": model,
-            "rss_mb": round(proc_status_mb("VmRSS"), 1),
-            "rss_anon_mb": round(proc_status_mb("RssAnon"), 1),
-            "hwm_mb": round(proc_status_mb("VmHWM"), 1),
-        }
+    if not urls:
+        return baseline(model, window)
 
     cams = "\n".join(
         f"  cam{i}:\n    source: {url}\n    detect_fps: {spec['detect_fps']}" for i, url in enumerate(urls)
@@ -318,44 +401,10 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     detector_yaml = f"{{type: cpu, model: {json.dumps(spec['model'])}}}"  # JSON strings are YAML
     config = parse_config(f"node_id: bench\ndetector: {detector_yaml}\ncameras:\n{cams}\nrecord: {record}\n")
     service = Service(config, detector, store)
-    measuring = threading.Event()
-    ages: dict[str, list[float]] = {name: [] for name in service.runners}
-    took: dict[str, list[float]] = {name: [] for name in service.runners}
-    done: dict[str, list[float]] = {name: [] for name in service.runners}  # frame age when its result is out
-
-    def timed(name: str, process: Callable[[Frame], FrameResult]) -> Callable[[Frame], FrameResult]:
-        def wrapper(frame: Frame) -> FrameResult:
-            start = time.monotonic()
-            counting = measuring.is_set()
-            if counting:
-                ages[name].append(start - frame.monotonic)
-            try:
-                return process(frame)
-            finally:
-                if counting:
-                    end = time.monotonic()
-                    took[name].append(end - start)
-                    done[name].append(end - frame.monotonic)
-
-        return wrapper
-
+    timings = Timings(service.runners)
     for name, runner in service.runners.items():
         pipeline = runner.analysis.pipeline
-        pipeline.process = timed(name, pipeline.process)  # type: ignore[method-assign,assignment]
-
-    def state() -> dict[str, Any]:
-        cams: dict[str, Any] = {}
-        for name, runner in service.runners.items():
-            frame = runner.camera.slot.peek()
-            health = runner.camera.health()
-            cams[name] = {
-                "seq": 0 if frame is None else frame.seq,
-                "dropped": runner.dropped,
-                "reconnects": health.reconnects,
-                "stalls": health.stalls,
-            }
-        served = {cam: n for w in service._workers for cam, n in w.stats().served.items()}
-        return {"served": served, "cams": cams}
+        pipeline.process = timings.timed(name, pipeline.process)  # type: ignore[method-assign,assignment]
 
     service.start()
     try:
@@ -363,37 +412,18 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         missing = [n for n, r in service.runners.items() if r.camera.slot.peek() is None]
         if missing:
             raise RuntimeError(f"no frame from {', '.join(missing)} after {warmup:.0f} s of warm-up")
-        a, sa = usage(server_pids), state()
-        measuring.set()
+        a, sa = usage(server_pids), appliance_state(service)
+        timings.measuring.set()
         rss_samples = window_rss(a["t"], window)
-        measuring.clear()
-        b, sb = usage(server_pids), state()
+        timings.measuring.clear()
+        b, sb = usage(server_pids), appliance_state(service)
         figures = process_figures(a, b, rss_samples, native_before)
         status = service.status()
     finally:
         service.stop()
 
-    wall = b["t"] - a["t"]
-    per_camera = []
-    for name in service.runners:
-        ca, cb = sa["cams"][name], sb["cams"][name]
-        per_camera.append(
-            {
-                "name": name,
-                "fps_in": round((cb["seq"] - ca["seq"]) / wall, 2),
-                "fps_detect": round(len(ages[name]) / wall, 2),
-                "dropped": cb["dropped"] - ca["dropped"],
-                "reconnects": cb["reconnects"] - ca["reconnects"],
-                "stalls": cb["stalls"] - ca["stalls"],
-                "crops_per_s": round((sb["served"].get(name, 0) - sa["served"].get(name, 0)) / wall, 2),
-                "age_p50_ms": ms(pct(ages[name], 50)),
-                "age_p95_ms": ms(pct(ages[name], 95)),
-                "process_p50_ms": ms(pct(took[name], 50)),
-                "process_p95_ms": ms(pct(took[name], 95)),
-                "result_age_p95_ms": ms(pct(done[name], 95)),
-            }
-        )
-    all_ages = [x for v in ages.values() for x in v]
+    per_camera = appliance_per_camera(service.runners, sa, sb, timings, b["t"] - a["t"])
+    all_ages = [x for v in timings.ages.values() for x in v]
     return {
         "mode": "appliance",
         "cameras": len(urls),
@@ -402,7 +432,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         "age_p50_ms": ms(pct(all_ages, 50)),
         "age_p95_ms": ms(pct(all_ages, 95)),
         "age_max_ms": ms(max(all_ages, default=None)),
-        "result_age_p95_ms": ms(pct([x for v in done.values() for x in v], 95)),
+        "result_age_p95_ms": ms(pct([x for v in timings.done.values() for x in v], 95)),
         **figures,
         "inference_ms": status.detector.inference_ms,
         "status_fps": [(c.fps_in, c.fps_detect) for c in status.cameras],
@@ -458,7 +488,10 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> None:
+Runs = dict[int, list[dict[str, Any]]]  # camera count → each repeat's appliance result (with its decode_only)
+
+
+def report(runs: Runs, args: argparse.Namespace) -> None:
     scenes: list[str] = args.scene_list
     models = sorted({r["model"] for rs in runs.values() for r in rs if "model" in r})
     print(
@@ -468,6 +501,18 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
         f"record {args.record}; {'steady light' if args.steady_light else 'light fade'}; "
         f"cameras: {', '.join(f'cam{i} {s}' for i, s in enumerate(scenes))}"
     )
+    print_counts_table(runs)
+    print()
+    print_cameras_table(runs)
+    print()
+    print_threads(runs)
+    print()
+    print_rss_and_fps(runs)
+    print_targets(runs, args, models)
+
+
+def print_counts_table(runs: Runs) -> None:
+    """One row per camera count and repeat: the appliance against the decode-only reference."""
     header = (
         "| cameras | fps in (12) | fps detect (5) min / mean | drops/min/cam | frame age p50 / p95 ms "
         "| age at result p95 ms | RSS MB | CPU % appliance | CPU % decode only | CPU ratio "
@@ -489,7 +534,10 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
                 f"{r['cpu_ratio']:.2f} | {span([c['fps_in'] for c in dec['per_camera']])} | "
                 f"{r['servers_cpu_pct']:.0f} | {fmt(r['other_cpu_pct'], 0)} / {fmt(dec['other_cpu_pct'], 0)} |"
             )
-    print()
+
+
+def print_cameras_table(runs: Runs) -> None:
+    """One row per camera of each count and repeat."""
     header = (
         "| cameras | camera | scene | fps in | fps detect | drops/min | crops/s | process p50 / p95 ms "
         "| frame age p95 ms | age at result p95 ms | decode-only fps in |"
@@ -507,7 +555,10 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
                     f"{fmt(c['process_p50_ms'], 0)} / {fmt(c['process_p95_ms'], 0)} | {fmt(c['age_p95_ms'], 0)} | "
                     f"{fmt(c['result_age_p95_ms'], 0)} | {decoded[c['name']]['fps_in']:.2f}{notes} |"
                 )
-    print()
+
+
+def print_threads(runs: Runs) -> None:
+    """Where each count's CPU went, by thread group, and its RSS over the window."""
     for n in sorted(k for k in runs if k):
         for r in runs[n]:
             dec = r["decode_only"]
@@ -526,34 +577,52 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
                 f"decode only {dec['rss_mb']:.0f} MB"
             )
 
-    def med(n: int, key: str, decode: bool = False) -> float | None:
-        values = [float((r["decode_only"] if decode else r)[key]) for r in runs.get(n, [])]
-        return statistics.median(values) if values else None
 
-    def med_detect(n: int) -> float | None:
-        values = [mean([c["fps_detect"] for c in r["per_camera"]]) for r in runs.get(n, [])]
-        return statistics.median(values) if values else None
+def med(runs: Runs, n: int, key: str, decode: bool = False) -> float | None:
+    """The median over the repeats of `key` at n cameras (of the decode-only child with `decode`)."""
+    values = [float((r["decode_only"] if decode else r)[key]) for r in runs.get(n, [])]
+    return statistics.median(values) if values else None
 
-    rss0, rss1, rss2, rss4 = med(0, "rss_mb"), med(1, "rss_mb"), med(2, "rss_mb"), med(4, "rss_mb")
-    print()
+
+def med_detect(runs: Runs, n: int) -> float | None:
+    """The median over the repeats of the mean detect fps of the cameras at n cameras."""
+    values = [mean([c["fps_detect"] for c in r["per_camera"]]) for r in runs.get(n, [])]
+    return statistics.median(values) if values else None
+
+
+def print_rss_and_fps(runs: Runs) -> None:
+    """What each added camera costs in RSS, and how much detect fps 4 cameras keep of 1's."""
+    rss0, rss1, rss2 = med(runs, 0, "rss_mb"), med(runs, 1, "rss_mb"), med(runs, 2, "rss_mb")
     if rss1 is not None and rss2 is not None:
         print(f"RSS_2 - RSS_1 = {rss2 - rss1:.1f} MB")
     if rss0 is not None and rss1 is not None:
         print(f"first camera + service: RSS_1 - RSS_0 = {rss1 - rss0:.1f} MB (RSS_0 {rss0:.0f} MB: imports + detector)")
-    d_rss1, d_rss4 = med(1, "rss_mb", decode=True), med(4, "rss_mb", decode=True)
+    d_rss1, d_rss4 = med(runs, 1, "rss_mb", decode=True), med(runs, 4, "rss_mb", decode=True)
     if d_rss1 is not None and d_rss4 is not None:
         print(f"decode only: RSS per added camera (RSS_4 - RSS_1) / 3 = {(d_rss4 - d_rss1) / 3:.1f} MB")
-    d1, d4 = med_detect(1), med_detect(4)
+    d1, d4 = med_detect(runs, 1), med_detect(runs, 4)
     if d1 and d4 is not None:
         print(f"fps held: mean detect fps with 4 cameras / with 1 camera = {d4:.2f} / {d1:.2f} = {d4 / d1:.3f}")
 
+
+def print_targets(runs: Runs, args: argparse.Namespace, models: list[str]) -> None:
+    """Issue 18's three targets at TARGET_CAMERAS cameras, each met or MISSED, and any cautions."""
     n = TARGET_CAMERAS
-    fps_goal = TARGET_FPS_HELD * args.detect_fps
     print(
         f"\ntargets (issue 18), {n} cameras, model {', '.join(models) or args.model} on the CPU"
         + (f", over {args.repeats} repeats" if args.repeats > 1 else "")
         + ":"
     )
+    print_fps_target(runs, args.detect_fps)
+    print_rss_target(runs)
+    print_cpu_target(runs)
+    for note in cautions(runs.get(n, [])):
+        print(f"  caution: {note}")
+
+
+def print_fps_target(runs: Runs, detect_fps: float) -> None:
+    n = TARGET_CAMERAS
+    fps_goal = TARGET_FPS_HELD * detect_fps
     if runs.get(n):
         worst = min(((c["fps_detect"], c["name"]) for r in runs[n] for c in r["per_camera"]), key=lambda x: x[0])
         print(
@@ -562,6 +631,10 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
         )
     else:
         print(f"  detect fps held: not measured (--counts has no {n})")
+
+
+def print_rss_target(runs: Runs) -> None:
+    rss1, rss4 = med(runs, 1, "rss_mb"), med(runs, 4, "rss_mb")
     if rss1 is not None and rss4 is not None:
         per = (rss4 - rss1) / 3
         print(
@@ -570,11 +643,16 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
         )
     else:
         print("  RSS per added camera: not measured (--counts needs 1 and 4)")
+
+
+def print_cpu_target(runs: Runs) -> None:
+    n = TARGET_CAMERAS
     if runs.get(n):
         ratios = [r["cpu_ratio"] for r in runs[n]]
         ratio = statistics.median(ratios)
-        cpu, dcpu = med(n, "cpu_pct"), med(n, "cpu_pct", decode=True)
-        assert cpu is not None and dcpu is not None
+        cpu, dcpu = med(runs, n, "cpu_pct"), med(runs, n, "cpu_pct", decode=True)
+        assert cpu is not None
+        assert dcpu is not None
         spread = f" (repeats {span(ratios)})" if len(ratios) > 1 else ""
         print(
             f"  appliance CPU / decode-only CPU <= {TARGET_CPU_RATIO:g}: {cpu:.0f} % / {dcpu:.0f} % = "
@@ -582,8 +660,6 @@ def report(runs: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> N
         )
     else:
         print(f"  appliance CPU / decode-only CPU: not measured (--counts has no {n})")
-    for note in cautions(runs.get(n, [])):
-        print(f"  caution: {note}")
 
 
 def cautions(results: list[dict[str, Any]]) -> list[str]:
@@ -638,7 +714,7 @@ def build_scenes(names: list[str], work: Path, clip_seconds: float) -> dict[str,
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="1,2,4", help="camera counts to run (at most 4); 0 is always run")
     parser.add_argument("--warmup", type=float, default=5.0)
@@ -668,14 +744,15 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every child's result here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child is not None:
-        print(RESULT_PREFIX + json.dumps(run_child(json.loads(args.child))), flush=True)
-        return
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[int]:
+    """The camera counts to run (0 aside) and, in `args.scene_list`, the scene of each camera;
+    exits through `parser.error` on a bad --counts or --scenes."""
     counts = sorted({int(c) for c in args.counts.split(",")} - {0})
     if not counts or counts[0] < 1 or counts[-1] > MAX_CAMERAS:
         parser.error(f"--counts must be between 1 and {MAX_CAMERAS}")
-    sys.path.insert(0, str(ROOT))
     import app.demo.clip
     from app.demo.scenes import SCENES
 
@@ -686,10 +763,56 @@ def main() -> None:
     if len(args.scene_list) < counts[-1]:
         parser.error(f"--scenes names {len(args.scene_list)} cameras; --counts asks for {counts[-1]}")
     args.scene_list = args.scene_list[: counts[-1]]
+    return counts
+
+
+def run_counts(servers: list[RtspCamera], counts: list[int], args: argparse.Namespace, work: Path, runs: Runs) -> None:
+    """Every count (0 first) `--repeats` times, the appliance then the decode-only child; into `runs`."""
+    pids = [s.pid for s in servers if s.pid is not None]
+    for rep in range(args.repeats):
+        for n in [0, *counts]:
+            urls = [s.url for s in servers[:n]]
+            modes = ["appliance", "decode"] if n else ["appliance"]
+            got: dict[str, dict[str, Any]] = {}
+            for mode in modes:
+                busy = settle(args.settle, 20.0) if n else 0.0
+                print(
+                    f"run {rep + 1}/{args.repeats}: {n} cameras, {mode} (machine {busy:.0f} % busy before) ...",
+                    flush=True,
+                )
+                got[mode] = run_count(mode, urls, pids, args, work, f"{n}-{rep}-{mode}")
+            r = got["appliance"]
+            if n:
+                for c in r["per_camera"]:
+                    c["scene"] = args.scene_list[int(c["name"].removeprefix("cam"))]
+                r["decode_only"] = got["decode"]
+                r["cpu_ratio"] = round(r["cpu_pct"] / got["decode"]["cpu_pct"], 3)
+            runs.setdefault(n, []).append(r)
+
+
+def print_child_warnings(work: Path) -> None:
+    """The last 20 WARNING and ERROR lines of the children's logs, if any."""
+    log = work / "children.log"
+    text = log.read_text() if log.exists() else ""
+    warnings = [line for line in text.splitlines() if " WARNING " in line or " ERROR " in line]
+    if warnings:
+        print("child log warnings:\n  " + "\n  ".join(warnings[-20:]))
+
+
+def main() -> None:
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.child is not None:
+        print(RESULT_PREFIX + json.dumps(run_child(json.loads(args.child))), flush=True)
+        return
+    sys.path.insert(0, str(ROOT))
+    counts = check_args(parser, args)
+    import app.demo.clip
+
     args.model, about_model = default_model(args.model)
     print(about_model)
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_term(signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)  # unwind: the servers are killed on the way out
 
     signal.signal(signal.SIGTERM, on_term)
@@ -709,38 +832,15 @@ def main() -> None:
             server = RtspCamera(streams[scene], mount=f"/cam{i}", fps=12, log_dir=work)
             stack.callback(server.close)
             servers.append(server.start())
-        pids = [s.pid for s in servers if s.pid is not None]
         served = zip(servers, args.scene_list, strict=True)
         print(f"RTSP servers: {', '.join(f'{s.url} ({scene})' for s, scene in served)}")
-        runs: dict[int, list[dict[str, Any]]] = {}
+        runs: Runs = {}
         try:
-            for rep in range(args.repeats):
-                for n in [0, *counts]:
-                    urls = [s.url for s in servers[:n]]
-                    modes = ["appliance", "decode"] if n else ["appliance"]
-                    got: dict[str, dict[str, Any]] = {}
-                    for mode in modes:
-                        busy = settle(args.settle, 20.0) if n else 0.0
-                        print(
-                            f"run {rep + 1}/{args.repeats}: {n} cameras, {mode} (machine {busy:.0f} % busy before) ...",
-                            flush=True,
-                        )
-                        got[mode] = run_count(mode, urls, pids, args, work, f"{n}-{rep}-{mode}")
-                    r = got["appliance"]
-                    if n:
-                        for c in r["per_camera"]:
-                            c["scene"] = args.scene_list[int(c["name"].removeprefix("cam"))]
-                        r["decode_only"] = got["decode"]
-                        r["cpu_ratio"] = round(r["cpu_pct"] / got["decode"]["cpu_pct"], 3)
-                    runs.setdefault(n, []).append(r)
+            run_counts(servers, counts, args, work, runs)
         finally:
             if args.json is not None and runs:
                 args.json.write_text(json.dumps(runs, indent=1) + "\n")
-            log = work / "children.log"
-            text = log.read_text() if log.exists() else ""
-            warnings = [line for line in text.splitlines() if " WARNING " in line or " ERROR " in line]
-            if warnings:
-                print("child log warnings:\n  " + "\n  ".join(warnings[-20:]))
+            print_child_warnings(work)
         report(runs, args)
 
 

@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pooled_tracks += [{f"{info.name}/{i}": b for i, b in f.items()} for f in scored_tracks]
             record = {"version": 1, "scene": info.name, "size": list(info.size), "frames": run.recorded}
             (WORK / f"{info.name}.detections.json").write_text(json.dumps(record, separators=(",", ":")) + "\n")
-            _print_alerts(info, run)
+            _print_alerts(run)
     finally:
         detector.close()
     ids = id_scores(pooled_truth, pooled_tracks)
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _print_alerts(info: SceneInfo, run: SceneRun) -> None:
+def _print_alerts(run: SceneRun) -> None:
     for alert in run.alerts:
         print(f"    alert {alert.rule}: {alert.label} {alert.event_id} at {alert.fired_at - START:.1f} s", flush=True)
 

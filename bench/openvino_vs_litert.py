@@ -140,6 +140,62 @@ def _labels(found: tuple[Detection, ...]) -> set[str]:
     return {d.label for d in found if d.score >= 0.5}
 
 
+Pairs = dict[str, tuple[TfliteDetector, TfliteDetector]]  # model → (LiteRT, OpenVINO)
+
+
+def open_pairs(store: ModelStore) -> Pairs:
+    """Each of MODELS on both runtimes, as `detector.type: cpu` and `openvino` open them."""
+    pairs: Pairs = {}
+    for model, _ in MODELS:
+        lite = open_detector(DetectorConfig(type="cpu", model=model), store)
+        ov = open_detector(DetectorConfig(type="openvino", model=model), store)
+        if ov.info.backend != "openvino":
+            raise SystemExit(f"OpenVINO did not start: {ov.info.note}")
+        pairs[model] = (lite, ov)
+    return pairs
+
+
+def warm(everything: list[Timed]) -> None:
+    for _ in range(20):  # warm caches and thread pools
+        for t in everything:
+            t.step()
+
+
+def interleaved(everything: list[Timed], rounds: int) -> tuple[float, float]:
+    """Times every step once per round, in a rotating order; returns the wall seconds and how busy
+    the machine was meanwhile (100 % = one core)."""
+    before, started = machine_cpu(), time.perf_counter()
+    for r in range(rounds):
+        shift = r % len(everything)
+        for t in everything[shift:] + everything[:shift]:
+            t.once()
+    after, wall = machine_cpu(), time.perf_counter() - started
+    machine_pct = 100 * (os.cpu_count() or 1) * (after[0] - before[0]) / max(after[1] - before[1], 1.0)
+    return wall, machine_pct
+
+
+def print_runtimes(steps: list[Timed]) -> None:
+    """invoke and detect per model and runtime, and the LiteRT / OpenVINO ratios."""
+    print(f"{'model':8} {'runtime':10} {'invoke ms':>10} {'detect ms':>10} {'detect CPU ms':>14}")
+    by_label = {t.label: t for t in steps}
+    for _, kind in MODELS:
+        rows = {}
+        for runtime in ("LiteRT", "OpenVINO"):
+            inv, det = by_label[f"{kind} {runtime} invoke"], by_label[f"{kind} {runtime} detect"]
+            rows[runtime] = (inv.median, det.median, det.cpu)
+            print(f"{kind:8} {runtime:10} {inv.median:10.2f} {det.median:10.2f} {det.cpu:14.2f}")
+        (li, ld, lc), (oi, od, oc) = rows["LiteRT"], rows["OpenVINO"]
+        print(f"{kind:8} {'LiteRT/OV':10} {li / oi:9.2f}x {ld / od:9.2f}x {lc / oc:13.2f}x")
+
+
+def print_agreement(pairs: Pairs) -> None:
+    print(f"agreement on {len(PHOTOS)} photos (LiteRT detections >= {MIN_SCORE} matched in OpenVINO's):")
+    for model, kind in MODELS:
+        worst_score, worst_iou, matched, differ = agreement(*pairs[model])
+        print(f"  {kind:6} worst |Δscore| {worst_score:.4f}, worst IoU {worst_iou:.3f}, {matched} matched, "
+              f"label sets (>= 0.5) differ on {differ} photo(s)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=300)
@@ -148,13 +204,7 @@ def main() -> None:
 
     store = ModelStore()
     frame = frame_720p()
-    pairs: dict[str, tuple[TfliteDetector, TfliteDetector]] = {}
-    for model, _ in MODELS:
-        lite = open_detector(DetectorConfig(type="cpu", model=model), store)
-        ov = open_detector(DetectorConfig(type="openvino", model=model), store)
-        if ov.info.backend != "openvino":
-            raise SystemExit(f"OpenVINO did not start: {ov.info.note}")
-        pairs[model] = (lite, ov)
+    pairs = open_pairs(store)
     steps: list[Timed] = []
     for model, kind in MODELS:
         lite, ov = pairs[model]
@@ -163,17 +213,9 @@ def main() -> None:
     threads = thread_settings(Path(int8_lite.info.model_file), prepare(frame, int8_lite._input).copy())
     everything = steps + threads
 
-    for _ in range(20):  # warm caches and thread pools
-        for t in everything:
-            t.step()
+    warm(everything)
     busy = settle(args.settle)
-    before, started = machine_cpu(), time.perf_counter()
-    for r in range(args.rounds):
-        shift = r % len(everything)
-        for t in everything[shift:] + everything[:shift]:
-            t.once()
-    after, wall = machine_cpu(), time.perf_counter() - started
-    machine_pct = 100 * (os.cpu_count() or 1) * (after[0] - before[0]) / max(after[1] - before[1], 1.0)
+    wall, machine_pct = interleaved(everything, args.rounds)
 
     ov_info = pairs["coco"][1].info
     precision = (
@@ -186,26 +228,13 @@ def main() -> None:
     print(f"frame 1280x720 → 416x416, min_score {MIN_SCORE}; {args.rounds} rounds interleaved in {wall:.0f} s; "
           f"machine {machine_pct:.0f} % busy during them ({busy:.0f} % before; 100 % = one core)")  # fmt: skip
     print()
-    print(f"{'model':8} {'runtime':10} {'invoke ms':>10} {'detect ms':>10} {'detect CPU ms':>14}")
-    by_label = {t.label: t for t in steps}
-    for _, kind in MODELS:
-        rows = {}
-        for runtime in ("LiteRT", "OpenVINO"):
-            inv, det = by_label[f"{kind} {runtime} invoke"], by_label[f"{kind} {runtime} detect"]
-            rows[runtime] = (inv.median, det.median, det.cpu)
-            print(f"{kind:8} {runtime:10} {inv.median:10.2f} {det.median:10.2f} {det.cpu:14.2f}")
-        (li, ld, lc), (oi, od, oc) = rows["LiteRT"], rows["OpenVINO"]
-        print(f"{kind:8} {'LiteRT/OV':10} {li / oi:9.2f}x {ld / od:9.2f}x {lc / oc:13.2f}x")
+    print_runtimes(steps)
     print()
     print("OpenVINO CPU settings, int8 model (same rounds): invoke ms, CPU ms per invoke")
     for t in threads:
         print(f"  {t.median:6.2f} {t.cpu:6.2f}  {t.label}")
     print()
-    print(f"agreement on {len(PHOTOS)} photos (LiteRT detections >= {MIN_SCORE} matched in OpenVINO's):")
-    for model, kind in MODELS:
-        worst_score, worst_iou, matched, differ = agreement(*pairs[model])
-        print(f"  {kind:6} worst |Δscore| {worst_score:.4f}, worst IoU {worst_iou:.3f}, {matched} matched, "
-              f"label sets (>= 0.5) differ on {differ} photo(s)")  # fmt: skip
+    print_agreement(pairs)
     for lite, ov in pairs.values():
         lite.close()
         ov.close()

@@ -52,7 +52,8 @@ def demux(path: Path) -> tuple[StreamInfo, list[Any]]:
     container = av.open(str(path))
     stream = container.streams.video[0]
     ctx = stream.codec_context
-    assert stream.time_base is not None and ctx.extradata is not None
+    assert stream.time_base is not None
+    assert ctx.extradata is not None
     info = StreamInfo(as_codec(ctx.name), ctx.width, ctx.height, Fraction(stream.time_base), bytes(ctx.extradata))
     return info, [p for p in container.demux(stream) if p.dts is not None]
 

@@ -183,7 +183,7 @@ class _Votes:
 
 
 class ByteTrackAdapter:
-    def __init__(self, objects: ObjectFilter, size: tuple[int, int]) -> None:
+    def __init__(self, objects: ObjectFilter, _size: tuple[int, int]) -> None:
         import supervision as sv
 
         self._sv = sv
@@ -206,7 +206,7 @@ class ByteTrackAdapter:
             self._per_kind[key] = tracker
         return tracker
 
-    def update(self, t: float, detections: Sequence[Detection]) -> dict[str, Live]:
+    def update(self, _t: float, detections: Sequence[Detection]) -> dict[str, Live]:
         sv = self._sv
         by_kind: dict[str, list[Detection]] = {}
         for d in detections:
@@ -256,7 +256,7 @@ def frigate_like_distance(detection: Any, tracked: Any) -> float:
 
 
 class NorfairAdapter:
-    def __init__(self, objects: ObjectFilter, size: tuple[int, int]) -> None:
+    def __init__(self, objects: ObjectFilter, _size: tuple[int, int]) -> None:
         from norfair import Detection as NfDetection
         from norfair import Tracker as NfTracker
         from norfair.filter import OptimizedKalmanFilterFactory
@@ -278,7 +278,7 @@ class NorfairAdapter:
         self._frame = 0
         self._votes: dict[Any, _Votes] = {}  # norfair TrackedObject → its votes
 
-    def update(self, t: float, detections: Sequence[Detection]) -> dict[str, Live]:
+    def update(self, _t: float, detections: Sequence[Detection]) -> dict[str, Live]:
         self._frame += 1
         frame = self._frame
         min_score = self._objects.min_score

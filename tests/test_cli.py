@@ -33,9 +33,11 @@ def test_detect_json_matches_the_spec(photo_file: PhotoWriter) -> None:
     assert [r["image"] for r in records] == [str(astronaut), str(coffee)]
     for record in records:
         assert set(record) == {"image", "detections", "inference_ms", "backend"}
-        assert record["backend"] == "cpu" and record["inference_ms"] > 0
+        assert record["backend"] == "cpu"
+        assert record["inference_ms"] > 0
     people = [d for d in records[0]["detections"] if d["label"] == "person"]
-    assert people and people[0]["score"] >= 0.6  # the default COCO NanoDet: 0.74
+    assert people
+    assert people[0]["score"] >= 0.6  # the default COCO NanoDet: 0.74
     assert set(people[0]) == {"label", "score", "box"}
     assert Box(*people[0]["box"]).iou(ASTRONAUT_PERSON) >= 0.7  # pixels of the 512x512 original
     assert not [d for d in records[1]["detections"] if d["label"] == "person"]
@@ -45,7 +47,8 @@ def test_detect_json_matches_the_spec(photo_file: PhotoWriter) -> None:
 def test_detect_human_output(photo_file: PhotoWriter) -> None:
     result = edgewatch("detect", str(photo_file("astronaut")), "--type", "cpu")
     assert result.returncode == 0
-    assert re.search(r"astronaut\.png: person 0\.[6-9]\d", result.stdout) and "cpu)" in result.stdout
+    assert re.search(r"astronaut\.png: person 0\.[6-9]\d", result.stdout)
+    assert "cpu)" in result.stdout
 
 
 def test_unreadable_images_exit_2_naming_the_file(photo_file: PhotoWriter, tmp_path: Path) -> None:
@@ -67,12 +70,14 @@ def test_detect_edgetpu_without_a_tpu_is_a_clear_fatal_error(photo_file: PhotoWr
         capture_output=True, text=True, timeout=60, env=env, check=False,
     )  # fmt: skip
     assert result.returncode == 1
-    assert "Edge TPU runtime is not installed" in result.stderr and "Traceback" not in result.stderr
+    assert "Edge TPU runtime is not installed" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_check_config(tmp_path: Path) -> None:
     ok = edgewatch("check-config", str(FIXTURES / "spec_example.yaml"))
-    assert ok.returncode == 0 and "ok" in ok.stdout
+    assert ok.returncode == 0
+    assert "ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("cameras:\n  front:\n    source: a.mp4\n    detect_fps: 5\n    zonez: {}\n")
     result = edgewatch("check-config", str(bad))
@@ -84,7 +89,8 @@ def test_run_with_a_bad_config_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("cameras: {}\n")
     result = edgewatch("run", "--config", str(bad))
-    assert result.returncode == 2 and f"{bad}:1:10: cameras:" in result.stderr
+    assert result.returncode == 2
+    assert f"{bad}:1:10: cameras:" in result.stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -103,6 +109,7 @@ def test_run_demo_sees_the_person_and_stops_cleanly(
         seen += line
     proc.send_signal(signum)
     assert proc.wait(timeout=15) == 0, seen
-    assert "embedded demo" in seen and "detector coco on cpu" in seen
+    assert "embedded demo" in seen
+    assert "detector coco on cpu" in seen
     assert "camera demo: person demo-" in seen  # a newcomer sees a detection at once
     assert (tmp_path / "state" / "edgewatch.db").is_file()

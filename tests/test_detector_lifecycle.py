@@ -52,7 +52,8 @@ def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
         service.start()
         try:
             first, _ = sub.next(f"{topic}/detector", timeout=15)  # retained state on connect
-            assert json.loads(first)["backend"] == "edgetpu" and not json.loads(first)["degraded"]
+            assert json.loads(first)["backend"] == "edgetpu"
+            assert not json.loads(first)["degraded"]
             started = service.status().uptime_s
             # Wedge the TPU while she walks in, and take it off the bus (a USB lock-up).
             plugged["now"] = False
@@ -61,10 +62,13 @@ def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
             degraded, _ = sub.next(f"{topic}/detector", timeout=10)
             announced_after = time.monotonic() - wedged_at
             state = json.loads(degraded)
-            assert state["degraded"] and state["backend"] == "cpu" and "Edge TPU" in state["note"]
+            assert state["degraded"]
+            assert state["backend"] == "cpu"
+            assert "Edge TPU" in state["note"]
             assert announced_after < 5.0, announced_after
             status = service.status()
-            assert status.detector.backend == "cpu" and status.detector.degraded is not None
+            assert status.detector.backend == "cpu"
+            assert status.detector.degraded is not None
             # Detection goes on on the CPU: her alert arrives.
             alert, _ = sub.next(f"{topic}/alerts", timeout=30)
             assert json.loads(alert)["rule"] == "anyone"
@@ -72,8 +76,10 @@ def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
             plugged["now"] = True
             healed, _ = sub.next(f"{topic}/detector", timeout=15)
             assert json.loads(healed) == {**json.loads(first)}
-            assert service.status().detector.backend == "edgetpu" and service.status().detector.degraded is None
-            assert len(tpus) == 2 and service.status().uptime_s > started  # same process, never restarted
+            assert service.status().detector.backend == "edgetpu"
+            assert service.status().detector.degraded is None
+            assert len(tpus) == 2
+            assert service.status().uptime_s > started  # same process, never restarted
             time.sleep(1.0)
             assert service.health().ok, service.health()  # the abandoned TPU call does not count as wedged
         finally:

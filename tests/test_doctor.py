@@ -82,21 +82,26 @@ def test_the_demo_config_is_healthy_here_and_the_json_matches_the_contract(
     code, out, _ = doctor(capfd, None, as_json=True)
     report = json.loads(out)
     assert set(report) == {"ok", "checks"}
-    assert report["ok"] is True and code == 0
+    assert report["ok"] is True
+    assert code == 0
     checks = by_name(report)
     assert list(checks) == [*CHECK_NAMES, "camera:demo", *TAIL_NAMES]
     for check in checks.values():
         assert set(check) == {"name", "status", "summary", "details"}
-        assert check["status"] in ("ok", "warn", "skip") and isinstance(check["summary"], str)
-    assert checks["runtime"]["status"] == "ok" and checks["runtime"]["summary"].startswith("ai_edge_litert 2.")
+        assert check["status"] in ("ok", "warn", "skip")
+        assert isinstance(check["summary"], str)
+    assert checks["runtime"]["status"] == "ok"
+    assert checks["runtime"]["summary"].startswith("ai_edge_litert 2.")
     assert checks["runtime"]["details"]["loads"] == "coco_nanodet_int8.tflite"
     assert checks["libedgetpu"]["status"] == "skip"  # the demo runs on the CPU: nothing to install
     assert checks["models"]["status"] == "ok"
     assert checks["models"]["details"]["selected"] == {"cpu": "coco:cpu (sha256 ok)"}
     assert checks["models"]["details"]["files"]["coco:edgetpu"] == "not installed"
-    assert checks["camera:demo"]["status"] == "ok" and checks["camera:demo"]["details"]["resolution"] == "1280x720"
+    assert checks["camera:demo"]["status"] == "ok"
+    assert checks["camera:demo"]["details"]["resolution"] == "1280x720"
     assert checks["broker"]["status"] == "skip"
-    assert checks["disk"]["status"] == "ok" and checks["disk"]["details"]["free_mb"] > 0
+    assert checks["disk"]["status"] == "ok"
+    assert checks["disk"]["details"]["free_mb"] > 0
     assert not (tmp_path / "state").exists()  # doctor looks, it does not create
 
 
@@ -150,11 +155,15 @@ def test_coral_findings_depend_on_the_detector_type(tmp_path: Path) -> None:
     ok = check_coral(DetectorConfig(type="edgetpu"), [fast], tmp_path)
     assert (ok.status, ok.summary) == ("ok", "usb:0 18d1:9302, 5000 Mb/s")
     usb2 = check_coral(DetectorConfig(type="auto"), [slow], tmp_path)
-    assert usb2.status == "warn" and "USB 2 port (480 Mb/s)" in usb2.summary
+    assert usb2.status == "warn"
+    assert "USB 2 port (480 Mb/s)" in usb2.summary
     pinned = check_coral(DetectorConfig(type="edgetpu", device="usb:1"), [fast], tmp_path)
-    assert pinned.status == "fail" and "usb:1" in pinned.summary and "usb:0" in pinned.summary
+    assert pinned.status == "fail"
+    assert "usb:1" in pinned.summary
+    assert "usb:0" in pinned.summary
     missing_node = check_coral(DetectorConfig(type="edgetpu"), [unplugged], tmp_path)
-    assert missing_node.status == "warn" and "009/009 does not exist" in missing_node.summary
+    assert missing_node.status == "warn"
+    assert "009/009 does not exist" in missing_node.summary
 
 
 def test_openvino_is_checked_when_it_is_asked_for(
@@ -171,9 +180,12 @@ def test_openvino_is_checked_when_it_is_asked_for(
     assert list(checks) == ["runtime", "openvino", "libedgetpu", "coral", "models", "camera:door", *TAIL_NAMES]
     assert code == 0, out
     found = checks["openvino"]
-    assert found["status"] == "ok" and found["summary"].startswith("openvino 2026."), found
-    assert found["summary"].endswith("; reads coco_nanodet_int8.tflite") and ", CPU: " in found["summary"]
-    assert "CPU" in found["details"]["devices"] and found["details"]["detector.device"] == "CPU"
+    assert found["status"] == "ok", found
+    assert found["summary"].startswith("openvino 2026."), found
+    assert found["summary"].endswith("; reads coco_nanodet_int8.tflite")
+    assert ", CPU: " in found["summary"]
+    assert "CPU" in found["details"]["devices"]
+    assert found["details"]["detector.device"] == "CPU"
     assert checks["libedgetpu"]["summary"] == "not installed (not needed: detector.type is openvino)"
     assert checks["coral"]["status"] == "skip"
     assert checks["models"]["details"]["selected"] == {"cpu": "coco:cpu (sha256 ok)"}
@@ -182,14 +194,17 @@ def test_openvino_is_checked_when_it_is_asked_for(
 def test_openvino_findings_each_say_what_to_do(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
     require_openvino()
     ssd = check_openvino(DetectorConfig(type="openvino", model="person"), store)
-    assert ssd.status == "fail" and "TFLite_Detection_PostProcess" in ssd.summary
+    assert ssd.status == "fail"
+    assert "TFLite_Detection_PostProcess" in ssd.summary
     assert "detector.model: coco" in ssd.summary
     absent = check_openvino(DetectorConfig(type="openvino", device="GPU.7"), store)
-    assert absent.status == "fail" and absent.summary.startswith("OpenVINO device GPU.7 is not present here")
+    assert absent.status == "fail"
+    assert absent.summary.startswith("OpenVINO device GPU.7 is not present here")
     assert absent.summary.endswith("Until then detection runs on the CPU (LiteRT)")
     monkeypatch.setattr(openvino, "PACKAGE", "openvino_not_installed_here")
     missing = check_openvino(DetectorConfig(type="openvino"), store)
-    assert missing.status == "fail" and missing.summary.startswith("OpenVINO is not installed")
+    assert missing.status == "fail"
+    assert missing.summary.startswith("OpenVINO is not installed")
     assert "deploy/requirements-openvino.lock" in missing.summary
 
 
@@ -217,12 +232,14 @@ def test_rtsp_cameras_live_and_dead_with_their_passwords_kept_out_of_the_report(
 
     code, out_json, err_json = doctor(capfd, config, as_json=True)
     checks = by_name(json.loads(out_json))
-    assert code == 1 and list(checks) == [*CHECK_NAMES, "camera:porch", "camera:gate", *TAIL_NAMES]
+    assert code == 1
+    assert list(checks) == [*CHECK_NAMES, "camera:porch", "camera:gate", *TAIL_NAMES]
     assert checks["camera:porch"]["details"]["resolution"] == "1280x720"
     assert checks["camera:porch"]["details"]["source"] == live.url.replace("rtsp://", "rtsp://viewer:***@")
     assert checks["camera:gate"]["status"] == "fail"
     for text in (out, err, out_json, err_json):
-        assert "s3cret" not in text and "t0psecret" not in text
+        assert "s3cret" not in text
+        assert "t0psecret" not in text
 
 
 def test_silent_cameras_are_probed_in_parallel_and_cut_off_at_the_deadline() -> None:
@@ -239,7 +256,8 @@ def test_silent_cameras_are_probed_in_parallel_and_cut_off_at_the_deadline() -> 
     assert elapsed < 2.0, elapsed  # one shared deadline, not one per camera
     assert [r.name for r in results] == ["camera:cam0", "camera:cam1", "camera:cam2"]
     for result in results:
-        assert result.status == "fail" and result.summary.startswith("no frame within 1 s")
+        assert result.status == "fail"
+        assert result.summary.startswith("no frame within 1 s")
         assert str(result.details["source"]).startswith("rtsp://u:***@127.0.0.1:")
 
 
@@ -258,7 +276,8 @@ def test_the_broker_login_is_checked_for_real(mosquitto_broker: Callable[..., Mo
 
     broker.stop()
     down = check_broker(config.mqtt, config.node_id)
-    assert down.status == "fail" and "connection refused" in down.summary
+    assert down.status == "fail"
+    assert "connection refused" in down.summary
 
 
 def test_a_refused_login_is_named_and_the_password_never_printed(
@@ -278,8 +297,10 @@ def test_a_refused_login_is_named_and_the_password_never_printed(
     )
     code, out, err = doctor(capfd, config, as_json=True)
     broker_check = by_name(json.loads(out))["broker"]
-    assert code == 1 and broker_check["status"] == "fail"
-    assert "refused the login" in broker_check["summary"] and "'edge'" in broker_check["summary"]
+    assert code == 1
+    assert broker_check["status"] == "fail"
+    assert "refused the login" in broker_check["summary"]
+    assert "'edge'" in broker_check["summary"]
     assert broker_check["details"]["password_file"] == str(wrong)
     assert "wr0ng-secret" not in out + err
 
@@ -288,14 +309,17 @@ def test_storage_that_cannot_be_created_or_written_fails(tmp_path: Path) -> None
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     under_file = check_disk(StorageConfig(path=str(blocker / "state")))
-    assert under_file.status == "fail" and f"{blocker} is a file, not a directory" in under_file.summary
+    assert under_file.status == "fail"
+    assert f"{blocker} is a file, not a directory" in under_file.summary
 
     fine = check_disk(StorageConfig(path=str(tmp_path / "new" / "state")))
-    assert fine.status == "ok" and "created at first run" in fine.summary
+    assert fine.status == "ok"
+    assert "created at first run" in fine.summary
     assert not (tmp_path / "new").exists()
 
     huge = check_disk(StorageConfig(path=str(tmp_path), max_mb=1 << 40))
-    assert huge.status == "warn" and "set storage.max_mb to about" in huge.summary
+    assert huge.status == "warn"
+    assert "set storage.max_mb to about" in huge.summary
 
 
 def test_storage_the_service_user_may_not_write_fails() -> None:
@@ -317,7 +341,9 @@ def test_storage_the_service_user_may_not_write_fails() -> None:
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=30, check=False)
         assert done.returncode == 0, done.stderr
         status, summary = json.loads(done.stdout)
-        assert status == "fail" and "may not write in" in summary and str(folder) in summary
+        assert status == "fail"
+        assert "may not write in" in summary
+        assert str(folder) in summary
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder)
@@ -325,11 +351,13 @@ def test_storage_the_service_user_may_not_write_fails() -> None:
 
 def test_the_clock_check() -> None:
     booted = check_clock(datetime(1970, 1, 1, 0, 0, 42, tzinfo=UTC), None)
-    assert booted.status == "fail" and "1970-01-01" in booted.summary
+    assert booted.status == "fail"
+    assert "1970-01-01" in booted.summary
     assert check_clock(datetime(2026, 3, 1, tzinfo=UTC), "yes").summary == "2026-03-01 00:00 UTC, NTP synchronised"
     assert check_clock(datetime(2026, 3, 1, tzinfo=UTC), "no").status == "warn"
     unknown = check_clock(datetime(2026, 3, 1, tzinfo=UTC), None)
-    assert unknown.status == "ok" and unknown.details["ntp"] == "unknown"
+    assert unknown.status == "ok"
+    assert unknown.details["ntp"] == "unknown"
     assert ntp_synchronized() in ("yes", "no", None)  # this container has timedatectl but no systemd: None
 
 
@@ -344,18 +372,22 @@ def test_a_tampered_model_fails_and_an_idle_coral_without_its_model_warns(store:
     (root / "build" / "person_ssdlite_uint8.tflite").write_bytes(bytes(data))
 
     tampered = check_models(DetectorConfig(type="cpu"), ModelStore(root), coral_found=False)
-    assert tampered.status == "fail" and "does not match its recorded sha256" in tampered.summary
+    assert tampered.status == "fail"
+    assert "does not match its recorded sha256" in tampered.summary
 
     assert check_models(DetectorConfig(type="auto"), store, coral_found=False).status == "ok"
     idle = check_models(DetectorConfig(type="auto"), store, coral_found=True)
-    assert idle.status == "warn" and "no Edge TPU model is usable" in idle.summary
+    assert idle.status == "warn"
+    assert "no Edge TPU model is usable" in idle.summary
 
 
 def test_a_bad_config_exits_2_with_file_line_col(capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = write(tmp_path, "cameras:\n  door: {source: /x.mp4}\ndetector: {type: gpu}\n")
     code, out, err = doctor(capfd, config, as_json=True)
-    assert code == 2 and out == ""
-    assert f"{config}:3:" in err and "detector.type" in err
+    assert code == 2
+    assert out == ""
+    assert f"{config}:3:" in err
+    assert "detector.type" in err
 
 
 def test_the_last_guard_scrubs_every_configured_secret(tmp_path: Path) -> None:
@@ -388,8 +420,10 @@ def test_the_edgewatch_command_runs_doctor(tmp_path: Path, person_clip: ClipInfo
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert report["ok"] is True and by_name(report)["camera:door"]["status"] == "ok"
+    assert report["ok"] is True
+    assert by_name(report)["camera:door"]["status"] == "ok"
     bad = write(tmp_path, "cameras: []\n")
     failed = subprocess.run([sys.executable, "-m", "app", "doctor", "--config", str(bad)],
                             capture_output=True, text=True, timeout=60, env=env, check=False)  # fmt: skip
-    assert failed.returncode == 2 and f"{bad}:1:" in failed.stderr
+    assert failed.returncode == 2
+    assert f"{bad}:1:" in failed.stderr

@@ -47,7 +47,8 @@ def test_atomic_write_is_private_durable_and_leaves_nothing_behind(tmp_path: Pat
         atomic_write(target, b"two")
     finally:
         os.umask(old_umask)
-    assert target.read_bytes() == b"two" and mode(target) == 0o600
+    assert target.read_bytes() == b"two"
+    assert mode(target) == 0o600
     assert fsyncs == ["file", "dir", "file", "dir"]  # the data, then the rename
     assert [p.name for p in tmp_path.iterdir()] == ["secret.json"]
 
@@ -65,11 +66,13 @@ def test_a_failed_rename_keeps_the_old_file_and_removes_the_temporary(tmp_path: 
     target = tmp_path / "f"
     target.write_bytes(b"old")
     tmp = write_temp(tmp_path, "f", b"new")
-    assert tmp.name.startswith(TMP_PREFIX) and tmp.read_bytes() == b"new"
-    with pytest.raises(OSError) as caught:
+    assert tmp.name.startswith(TMP_PREFIX)
+    assert tmp.read_bytes() == b"new"
+    with pytest.raises(OSError, match="missing-folder/f") as caught:
         commit(tmp, tmp_path / "missing-folder" / "f")
     assert caught.value.errno == errno.ENOENT
-    assert target.read_bytes() == b"old" and not tmp.exists()
+    assert target.read_bytes() == b"old"
+    assert not tmp.exists()
 
 
 def test_commit_can_leave_the_folder_fsync_to_the_caller(tmp_path: Path, fsyncs: list[str]) -> None:

@@ -87,7 +87,8 @@ def test_a_person_who_stops_for_8_s_stays_one_visit(
     assert per_object(info, owner) == {1: 1}
     assert alerts_per_object(run, owner) == Counter({1: 1})
     standing = [c.get("person", 0) for c, f in zip(run.counts, run.truth, strict=True) if f and f[0].visible > 0.9]
-    assert standing and min(standing) == 1  # counted all the while she stands there
+    assert standing
+    assert min(standing) == 1  # counted all the while she stands there
 
 
 def test_two_people_crossing_one_hidden_keep_their_ids(
@@ -105,7 +106,8 @@ def test_two_people_crossing_one_hidden_keep_their_ids(
         and len(f) == 2
         and all(s.box[0] > 1 and s.box[2] < info.size[0] - 1 for s in f)
     ]
-    assert hidden and set(hidden) == {2}
+    assert hidden
+    assert set(hidden) == {2}
     assert max(c.get("person", 0) for c in run.counts) <= 2
 
 
@@ -127,7 +129,8 @@ def test_wind_light_a_bin_and_a_bag_are_not_objects(
     the shrub a cat once: nothing here may become an event, a count or an alert."""
     info = scene("wind")
     run, owner = analyse(info, detector)
-    assert owner == {} and run.alerts == []
+    assert owner == {}
+    assert run.alerts == []
     assert all(not c for c in run.counts)
 
 

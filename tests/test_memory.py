@@ -39,9 +39,11 @@ def arenas_after_eight_busy_threads(env: dict[str, str]) -> tuple[str, int]:
 def test_the_arena_cap_holds_eight_busy_threads_to_two_arenas() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     capped, arenas = arenas_after_eight_busy_threads(env)
-    assert capped == "True" and arenas <= 2, (capped, arenas)
+    assert capped == "True", (capped, arenas)
+    assert arenas <= 2, (capped, arenas)
 
 
 def test_an_installers_own_setting_wins() -> None:
     capped, arenas = arenas_after_eight_busy_threads({**os.environ, "MALLOC_ARENA_MAX": "4"})
-    assert capped == "False" and 2 < arenas <= 4, (capped, arenas)
+    assert capped == "False", (capped, arenas)
+    assert 2 < arenas <= 4, (capped, arenas)

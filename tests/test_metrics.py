@@ -116,23 +116,29 @@ def test_status_is_read_at_scrape_time_into_per_camera_and_service_families() ->
     assert value(s, "edgewatch_storage_free_bytes") == 2048.0 * MB
 
     text = body.decode()
-    assert "hunter2" not in text and "rtsp://" not in text
-    assert "# HELP edgewatch_camera_online " in text and "# TYPE edgewatch_camera_dropped_frames_total counter" in text
+    assert "hunter2" not in text
+    assert "rtsp://" not in text
+    assert "# HELP edgewatch_camera_online " in text
+    assert "# TYPE edgewatch_camera_dropped_frames_total counter" in text
 
 
 def test_families_without_a_source_are_left_out() -> None:
     status = a_status(mqtt=None, degraded=None, mode="disarmed")
     s = scrape(Metrics(lambda: status))
 
-    assert "edgewatch_mqtt_connected" not in names(s) and "edgewatch_outbox_depth" not in names(s)
-    assert "edgewatch_storage_used_bytes" not in names(s) and "edgewatch_storage_free_bytes" not in names(s)
+    assert "edgewatch_mqtt_connected" not in names(s)
+    assert "edgewatch_outbox_depth" not in names(s)
+    assert "edgewatch_storage_used_bytes" not in names(s)
+    assert "edgewatch_storage_free_bytes" not in names(s)
     assert value(s, "edgewatch_detector_degraded") == 0
-    assert value(s, "edgewatch_mode", mode="disarmed") == 1 and value(s, "edgewatch_mode", mode="away") == 0
+    assert value(s, "edgewatch_mode", mode="disarmed") == 1
+    assert value(s, "edgewatch_mode", mode="away") == 0
 
 
 def test_mqtt_disconnected_reads_zero() -> None:
     s = scrape(Metrics(lambda: a_status(mqtt=MqttInfo(False, 0, "connection refused"))))
-    assert value(s, "edgewatch_mqtt_connected") == 0 and value(s, "edgewatch_outbox_depth") == 0
+    assert value(s, "edgewatch_mqtt_connected") == 0
+    assert value(s, "edgewatch_outbox_depth") == 0
     assert "connection refused" not in str(s)
 
 
@@ -240,4 +246,5 @@ def test_two_instances_keep_their_own_registries() -> None:
     assert value(b, "edgewatch_alerts_unstored_total") == 0
     assert ("edgewatch_alerts_total", frozenset({("camera", "porch"), ("rule", "intruder"), ("label", "person")})) in a
     assert "edgewatch_alerts_total" not in names(b)
-    assert value(a, "edgewatch_mode", mode="home") == 1 and value(b, "edgewatch_mode", mode="night") == 1
+    assert value(a, "edgewatch_mode", mode="home") == 1
+    assert value(b, "edgewatch_mode", mode="night") == 1

@@ -88,7 +88,8 @@ def test_once_settled_a_passer_by_boxed_together_with_it_is_not_a_move() -> None
     the passer-by's part boxes then dragged the car along: a second event for it)."""
     still = still_car()
     still.observe(g(280, 290, 705, 505), SETTLE)  # 120 px more on the left: her
-    assert still.since == 0.0 and still.anchor == box_geom(CAR)
+    assert still.since == 0.0
+    assert still.anchor == box_geom(CAR)
     still.observe(g(250, 200, 750, 600), SETTLE + 1)  # twice its size or more: it came closer
     assert still.since == SETTLE + 1
 
@@ -155,7 +156,8 @@ def test_a_spot_is_found_by_a_box_that_has_not_moved_from_it() -> None:
     spots = ParkingSpots()
     assert spots.find(CAR) is None
     spot = spots.add(CAR, 0.0)
-    assert len(spots) == 1 and spot in spots
+    assert len(spots) == 1
+    assert spot in spots
     assert spot.until == SPOT_MEMORY
     assert spots.find(Box(450, 300, 700, 500)) is spot  # the same car, partly hidden
     assert spots.find(Box(650, 300, 950, 500)) is None  # another place
@@ -176,7 +178,8 @@ def test_a_spot_is_forgotten_when_its_vehicle_drives_off() -> None:
     spots = ParkingSpots()
     spot = spots.add(CAR, 0.0)
     spots.forget(spot)
-    assert spot not in spots and len(spots) == 0
+    assert spot not in spots
+    assert len(spots) == 0
     spots.forget(spot)  # twice is harmless
     assert spots.find(CAR) is None
 

@@ -69,14 +69,15 @@ def test_weak_or_missing_password_exits_2(
     monkeypatch.setattr(sys, "stdin", io.StringIO(given))
     assert run(config, stdin=True) == 2
     err = capsys.readouterr().err
-    assert err.startswith("edgewatch passwd: ") and message in err
+    assert err.startswith("edgewatch passwd: ")
+    assert message in err
     assert not credentials_path(str(tmp_path / "state")).exists()
 
 
 def test_interactive_prompts_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prompts: list[str] = []
 
-    def fake_getpass(prompt: str = "Password: ", stream: object = None) -> str:
+    def fake_getpass(prompt: str = "Password: ", _stream: object = None) -> str:
         prompts.append(prompt)
         return PASSWORD
 
@@ -90,7 +91,7 @@ def test_interactive_mismatch_exits_2_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answers = iter([PASSWORD, PASSWORD + "!"])
-    monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: next(answers))
+    monkeypatch.setattr(getpass, "getpass", lambda _prompt="", _stream=None: next(answers))
     assert run(write_config(tmp_path), stdin=False) == 2
     assert "do not match" in capsys.readouterr().err
     assert not stored(tmp_path).has_password()
@@ -141,7 +142,8 @@ def test_unwritable_storage_exits_1(
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     assert run(config, stdin=True) == 1
     err = capsys.readouterr().err
-    assert err.startswith("edgewatch passwd: cannot write ") and "Not a directory" in err
+    assert err.startswith("edgewatch passwd: cannot write ")
+    assert "Not a directory" in err
     assert PASSWORD not in err
 
 

@@ -35,7 +35,8 @@ def test_a_camera_that_comes_back_at_another_resolution_keeps_being_analysed(det
             assert all(0 <= r.x1 < r.x2 <= 1280 and -280 <= r.y1 < r.y2 <= 1000 for r in result.regions)
             found_after += [d for d in result.detections if d.label == "person"]
     # The first frame at the new size is looked at whole, and she is found in it.
-    assert found_after and max(d.box.x2 for d in found_after) > 640
+    assert found_after
+    assert max(d.box.x2 for d in found_after) > 640
 
 
 def test_the_object_filter_decides_what_is_asked_for_kept_and_confirmed() -> None:
@@ -68,7 +69,8 @@ def test_the_object_filter_decides_what_is_asked_for_kept_and_confirmed() -> Non
     image = np.zeros((300, 300, 3), np.uint8)
     for i in range(5):
         result = pipeline.process(Frame("yard", i + 1, image, float(i), i * 0.2))
-    assert asked and all(a == pytest.approx(0.3 - WEAK_MARGIN) for a in asked)  # the lowest floor less the margin
+    assert asked
+    assert all(a == pytest.approx(0.3 - WEAK_MARGIN) for a in asked)  # the lowest floor less the margin
     assert sorted((d.label, d.score) for d in result.detections) == [("bird", 0.6), ("car", 0.5), ("person", 0.6)]
     assert sorted((d.label, d.score) for d in result.weak) == [("bird", 0.45), ("car", 0.35)]
     # person: 0.6 >= 0.55; bird: 0.6 < 0.7; car: 0.5 < 0.55
@@ -76,7 +78,7 @@ def test_the_object_filter_decides_what_is_asked_for_kept_and_confirmed() -> Non
 
 
 def test_the_default_filter_tracks_the_home_classes_only() -> None:
-    def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
+    def detect(images: Sequence[Image], _min_score: float) -> list[Detections]:
         dets = (Detection("dog", 0.8, Box(10, 10, 60, 60)), Detection("cup", 0.8, Box(100, 100, 120, 120)))
         return [Detections(dets, 1.0) for _ in images]
 
@@ -91,7 +93,9 @@ def test_a_crop_past_the_frame_is_shrunk_then_padded_and_its_boxes_map_back() ->
     (region,) = whole_frame((1280, 720))
     crop = _crop(frame, region, 416)
     assert crop.shape == (416, 416, 3)
-    assert tuple(crop[0, 0]) == (114, 114, 114) and tuple(crop[208, 208]) == (200, 200, 200)  # padding, frame
+    # padding, frame
+    assert tuple(crop[0, 0]) == (114, 114, 114)
+    assert tuple(crop[208, 208]) == (200, 200, 200)
     scale = region.width / crop.shape[1]
     # the dark patch as the detector would report it in the crop's pixels
     found = Detection("car", 0.9, Box(300 / scale, 380 / scale, 500 / scale, 480 / scale))
@@ -105,7 +109,7 @@ def test_a_parked_car_is_looked_at_now_and_then_and_at_once_when_it_drives_off()
     car that stands still on every frame would cost an invoke a frame for nothing."""
     calls: list[int] = []
 
-    def detect(images: Sequence[Image], min_score: float) -> list[Detections]:
+    def detect(images: Sequence[Image], _min_score: float) -> list[Detections]:
         calls[-1] += len(images)
         out = []
         for image in images:
@@ -135,11 +139,14 @@ def test_a_parked_car_is_looked_at_now_and_then_and_at_once_when_it_drives_off()
             looked.append(any(r.x1 <= x and r.x2 >= x + 300 and r.y1 <= 400 and r.y2 >= 550 for r in result.regions))
         if 50.5 < t < 50.7:  # and followed as it leaves its spot
             (car,) = result.tracks
-            assert car.box.x1 > 305 and not car.stationary, car
-    assert len(looked) == 2 and any(looked), looked
+            assert car.box.x1 > 305, car
+            assert not car.stationary, car
+    assert len(looked) == 2, looked
+    assert any(looked), looked
     assert len(ids) == 1  # one car, never lost, the same when it drives off
     first = counted.index(1)
-    assert first <= 10 and set(counted[first:]) == {1}, counted  # counted from its confirmation on, all along
+    assert first <= 10, counted
+    assert set(counted[first:]) == {1}, counted  # counted from its confirmation on, all along
     assert sum(calls[:50]) >= 45  # looked at on every frame while it may still be moving (first 10 s)
     # Stationary from 10 s on: the whole-frame look every 10 s sees it, nothing more while nothing moves.
     assert sum(calls[75:150]) <= 3, calls[75:150]

@@ -41,7 +41,9 @@ def test_start_repairs_half_written_segments_and_indexes_what_the_index_lacks(tm
         recordings = Recordings(parse_config(CONFIG), store)
 
         assert set(recordings.cameras) == {"drive"}  # yard does not record
-        assert not crashed.exists() and segments[2].path.exists()  # repaired under its final name
+        # repaired under its final name
+        assert not crashed.exists()
+        assert segments[2].path.exists()
         assert not broken.exists()
         found = store.footage.segments("drive", 0, 2e9)
         assert [s.path for s in found] == [s.path for s in segments]

@@ -75,7 +75,8 @@ def test_a_nearly_full_disk_pauses_recording_and_nothing_else(
         payload, _ = hub.next("edgewatch/test-box/alerts", timeout=30)
         assert json.loads(payload)["label"] == "person"
         _, still = box.status()
-        assert still["cameras"][0]["online"] and recording(still)["error"] == PAUSED
+        assert still["cameras"][0]["online"]
+        assert recording(still)["error"] == PAUSED
 
         disk.empty()  # space again (retention, or the owner)
         box.wait_for_status(lambda s: recording(s)["active"] and recording(s)["error"] is None, timeout=30)

@@ -67,9 +67,11 @@ def test_a_person_event_on_a_live_rtsp_camera_has_its_clip_stream_copied(
         finally:
             service.stop()  # closes the segment being written: it is indexed
         (walk,) = [c for c in status.cameras if c.name == "walk"]
-        assert walk.recording and walk.recording_error is None, walk
+        assert walk.recording, walk
+        assert walk.recording_error is None, walk
         event = sorted(store.events(camera="walk", limit=10), key=lambda e: e.start_time)[1]
-        assert event.label == "person" and event.end_time is not None
+        assert event.label == "person"
+        assert event.end_time is not None
         start, end = service.clip_window(event)
         assert (start, end) == (event.start_time - PRE, event.end_time + POST)
         segments = store.footage.segments("walk", start, end)
@@ -78,8 +80,10 @@ def test_a_person_event_on_a_live_rtsp_camera_has_its_clip_stream_copied(
 
     # Covers the window, within one segment either side; nothing left out as "partial".
     longest = max(s.duration for s in segments)
-    assert clip.start <= start + 1e-3 and clip.start >= start - longest, (clip.start, start)
-    assert clip.end >= end - 1e-3 - 1.0 / person_clip.fps and clip.end <= end + longest, (clip.end, end)
+    assert clip.start <= start + 1e-3, (clip.start, start)
+    assert clip.start >= start - longest, (clip.start, start)
+    assert clip.end >= end - 1e-3 - 1.0 / person_clip.fps, (clip.end, end)
+    assert clip.end <= end + longest, (clip.end, end)
     assert not clip.partial
 
     # Stream copy: the camera's own codec, size and parameter sets.
@@ -124,7 +128,8 @@ def test_an_mjpeg_camera_is_encoded_once_and_recorded(tmp_path: Path, person_det
             assert indexed, status
             segments = store.footage.segments("porch", 0, 2e9)
     (porch,) = status.cameras
-    assert porch.recording and porch.recording_error is None, porch
+    assert porch.recording, porch
+    assert porch.recording_error is None, porch
     with av.open(str(segments[0].path)) as container:
         ctx = container.streams.video[0].codec_context
         assert (ctx.name, ctx.width, ctx.height) == ("h264", 1280, 720)  # bounded: 1920 wide is too much
@@ -174,7 +179,8 @@ def test_a_camera_that_drops_mid_event_gives_a_clip_of_before_and_after(
 
     assert any(s.end <= dropped_at + 0.5 for s in segments), segments  # footage from before the drop
     assert any(s.start > dropped_at for s in segments), segments  # ...and from the new connection
-    assert clip.segments >= 2 and clip.skipped == 0
+    assert clip.segments >= 2
+    assert clip.skipped == 0
     with av.open(str(clip.path)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == clip.frames > 0

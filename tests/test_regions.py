@@ -17,7 +17,10 @@ def test_small_distant_object_gets_a_model_sized_crop_around_it() -> None:
     (crop,) = regions_for([person], FRAME, 300)
     assert (crop.width, crop.height) == (300, 300)
     assert contains(crop, person)
-    assert crop.x1 >= 0 and crop.x2 <= 1280 and crop.y1 >= 0 and crop.y2 <= 720
+    assert crop.x1 >= 0
+    assert crop.x2 <= 1280
+    assert crop.y1 >= 0
+    assert crop.y2 <= 720
 
 
 def test_crops_near_the_edge_shift_inside_the_frame() -> None:
@@ -28,7 +31,9 @@ def test_crops_near_the_edge_shift_inside_the_frame() -> None:
 def test_far_apart_boxes_get_separate_crops_and_touching_ones_merge() -> None:
     a, b = Box(50, 50, 100, 150), Box(1100, 500, 1150, 600)
     crops = regions_for([a, b], FRAME, 300)
-    assert len(crops) == 2 and any(contains(c, a) for c in crops) and any(contains(c, b) for c in crops)
+    assert len(crops) == 2
+    assert any(contains(c, a) for c in crops)
+    assert any(contains(c, b) for c in crops)
     merged = regions_for([Box(400, 300, 450, 400), Box(440, 390, 500, 450)], FRAME, 300)
     assert len(merged) == 1
 
@@ -47,7 +52,9 @@ def test_cover_frame_tiles_without_distortion() -> None:
     assert cover_frame((1280, 720)) == (Box(0, 0, 720, 720), Box(560, 0, 1280, 720))
     assert cover_frame((640, 640)) == (Box(0, 0, 640, 640),)
     tiles = cover_frame((480, 1600))  # a portrait doorbell camera
-    assert len(tiles) == 4 and tiles[0].y1 == 0 and tiles[-1].y2 == 1600
+    assert len(tiles) == 4
+    assert tiles[0].y1 == 0
+    assert tiles[-1].y2 == 1600
     assert all(t.width == t.height == 480 for t in tiles)
 
 
@@ -80,7 +87,10 @@ def test_an_object_longer_than_the_frame_is_tall_gets_one_padded_square() -> Non
     car = Box(180, 250, 1080, 700)
     (region,) = regions_for([car], (1280, 720), 416)
     assert region.width == region.height > 900
-    assert region.x1 <= car.x1 and region.x2 >= car.x2 and region.y1 < 0 and region.y2 > 720
+    assert region.x1 <= car.x1
+    assert region.x2 >= car.x2
+    assert region.y1 < 0
+    assert region.y2 > 720
     assert abs((region.y1 + region.y2) / 2 - 360) <= 1  # centred on the frame where it is taller than the frame
 
 
@@ -104,11 +114,14 @@ def test_boxes_in_the_padding_are_clipped_or_dropped() -> None:
 def test_boxes_if_room_are_covered_only_while_the_crops_stay_few() -> None:
     walker, parked = Box(100, 300, 160, 460), Box(900, 400, 1200, 550)
     both = regions_for([walker], FRAME, 300, if_room=[parked])
-    assert len(both) == 2 and any(contains(c, walker) for c in both) and any(contains(c, parked) for c in both)
+    assert len(both) == 2
+    assert any(contains(c, walker) for c in both)
+    assert any(contains(c, parked) for c in both)
     # Four movers already fill the crops: the parked car waits, and what moves is still looked at
     # crop by crop, not as tiles of the whole frame.
     movers = [Box(x, 50, x + 40, 120) for x in (0, 330, 660, 990)]
     crops = regions_for(movers, FRAME, 300, if_room=[parked])
-    assert len(crops) == 4 and all(any(contains(c, m) for c in crops) for m in movers)
+    assert len(crops) == 4
+    assert all(any(contains(c, m) for c in crops) for m in movers)
     assert not any(contains(c, parked) for c in crops)
     assert regions_for([], FRAME, 300, if_room=[parked]) == regions_for([parked], FRAME, 300)

@@ -102,7 +102,9 @@ def test_a_person_walking_into_the_zone_gives_exactly_one_alert(tmp_path: Path, 
         "person",
         ["right"],
     )
-    assert alert["severity"] == "alert" and alert["late"] is False and alert["score"] >= 0.6
+    assert alert["severity"] == "alert"
+    assert alert["late"] is False
+    assert alert["score"] >= 0.6
     # Times on the video's timeline: she is in the right-hand zone (feet past x=0.55) for
     # at least the 1 s dwell before it fires, and it fires while she is still in view.
     in_zone = [i / person_clip.fps for i, b in enumerate(person_clip.boxes) if b and (b[0] + b[2]) / 2 >= 0.55 * 1280]
@@ -110,7 +112,9 @@ def test_a_person_walking_into_the_zone_gives_exactly_one_alert(tmp_path: Path, 
     assert in_zone[0] + 1.0 - 0.25 <= fired <= in_zone[-1], (in_zone[0], fired, in_zone[-1])
     assert 0.0 <= at(alert["started_at"]) < fired
     (end,) = [r for r in records if r["kind"] == "event_end" and r["label"] == "person"]  # the bike is parked
-    assert end["id"] == alert["event_id"] and end["label"] == "person" and "right" in end["zones"]
+    assert end["id"] == alert["event_id"]
+    assert end["label"] == "person"
+    assert "right" in end["zones"]
     assert at_epoch(end["end_time"]) <= person_clip.seconds + 0.5
 
 
@@ -146,7 +150,9 @@ def test_a_second_pass_within_the_cooldown_does_not_alert_again(tmp_path: Path, 
     # her as two tracks for a stretch (her legs, found where a crop cut her off, and all of
     # her), which a 0 s cooldown turns into two alerts for one visit (see the session note).
     both = alerts(replay(tmp_path, two_passes, cooldown="0s", detector="{type: cpu, model: person}"))
-    assert len(both) == 2 and both[0]["event_id"] != both[1]["event_id"]  # two visits, two events
+    # two visits, two events
+    assert len(both) == 2
+    assert both[0]["event_id"] != both[1]["event_id"]
 
 
 def test_bad_inputs_exit_2(tmp_path: Path, person_clip: ClipInfo) -> None:
@@ -164,10 +170,12 @@ def test_bad_inputs_exit_2(tmp_path: Path, person_clip: ClipInfo) -> None:
     )
     missing = subprocess.run([EDGEWATCH, "replay", str(tmp_path / "none.mp4"), "--config", str(config)],
                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert missing.returncode == 2 and "none.mp4" in missing.stderr
+    assert missing.returncode == 2
+    assert "none.mp4" in missing.stderr
     unknown = subprocess.run([EDGEWATCH, "replay", str(person_clip.path), "--config", str(config), "--camera", "attic"],
                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert unknown.returncode == 2 and "attic" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "attic" in unknown.stderr
 
 
 class HangsOnce:
@@ -194,7 +202,7 @@ class HangsOnce:
 
 
 def test_a_detect_call_that_hangs_costs_replay_its_frames_not_the_run(
-    tmp_path: Path, person_clip: ClipInfo, detector: TfliteDetector
+    person_clip: ClipInfo, detector: TfliteDetector
 ) -> None:
     """Replay detects through the same worker and timeout as the live service (app.analysis.build):
     frames whose detect call is held up past the timeout go without evidence (their crops never

@@ -50,7 +50,8 @@ class Running:
 
     def wait_for(self, text: str, timeout: float) -> None:
         found = wait_until(lambda: text in self.log() or self.proc.poll() is not None, timeout, step=0.1)
-        assert found and text in self.log(), f"no {text!r} (exit {self.proc.poll()}):\n{self.log()}"
+        assert found, f"no {text!r} (exit {self.proc.poll()}):\n{self.log()}"
+        assert text in self.log(), f"no {text!r} (exit {self.proc.poll()}):\n{self.log()}"
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -93,7 +94,8 @@ def stop_within_bound(app: Running) -> None:
         pytest.fail(f"still running {STOP_BOUND_S:g} s after SIGTERM:\n{app.log()}")
     log = app.log()
     assert code == 0, log
-    assert "edgewatch: stopping" in log and log.rstrip().endswith("edgewatch: stopped"), log
+    assert "edgewatch: stopping" in log, log
+    assert log.rstrip().endswith("edgewatch: stopped"), log
 
 
 @pytest.mark.parametrize("runner", ["edgewatch", "soak_app"])

@@ -79,7 +79,8 @@ def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
     """With the person SSD: on this clip the COCO NanoDet loses her for over 2 s mid-walk
     (scores 0.3-0.5 once the light fades) and she comes back as a second track."""
     detector = person_detector
-    assert person_clip.annexb is not None and empty_clip.annexb is not None
+    assert person_clip.annexb is not None
+    assert empty_clip.annexb is not None
     walk, still = rtsp_cameras(person_clip.annexb), rtsp_cameras(empty_clip.annexb)
     recorder = Recorder()
     rule = "rules: [{name: anyone, objects: [person], min_dwell: 1s, cooldown: 60s}]\n"
@@ -104,16 +105,22 @@ def test_a_person_crossing_is_one_confirmed_track_and_an_empty_scene_none(
     # Two cameras on one detector: neither starves.
     by_camera = {c.name: c for c in status.cameras}
     assert all(c.online for c in by_camera.values()), status
-    assert by_camera["walk"].fps_detect >= 3.0 and by_camera["still"].fps_detect >= 3.0, status
-    assert status.detector.backend == "cpu" and status.detector.inference_ms > 0
+    assert by_camera["walk"].fps_detect >= 3.0, status
+    assert by_camera["still"].fps_detect >= 3.0, status
+    assert status.detector.backend == "cpu"
+    assert status.detector.inference_ms > 0
     # Her visit is evidence: one event with its best snapshot, one alert, stored durably.
     walk_alerts = [a for a in recorder.alerts if a.camera == "walk"]
-    assert [a.rule for a in walk_alerts] == ["anyone"] and not [a for a in recorder.alerts if a.camera == "still"]
+    assert [a.rule for a in walk_alerts] == ["anyone"]
+    assert not [a for a in recorder.alerts if a.camera == "still"]
     assert [a.id for a in evidence.alerts()] == [walk_alerts[0].id]
     event = evidence.event(walk_alerts[0].event_id)
-    assert event is not None and event.camera == "walk" and event.label == "person"
+    assert event is not None
+    assert event.camera == "walk"
+    assert event.label == "person"
     snapshot = evidence.snapshot_path(event.id)
-    assert snapshot is not None and snapshot.stat().st_size > 10_000
+    assert snapshot is not None
+    assert snapshot.stat().st_size > 10_000
 
 
 class SlowDetector:
@@ -156,11 +163,14 @@ def test_a_slow_detector_always_gets_the_freshest_frame_and_drops_are_counted(
         assert wait_until(lambda: len(lags) >= 8, 20)
         status = service.status().cameras[0]
     assert max(lags) <= 1, lags  # never a backlog: the newest frame (or one racing in) is worked on
-    assert status.dropped > 0 and status.fps_detect < 5.0, status
+    assert status.dropped > 0, status
+    assert status.fps_detect < 5.0, status
     assert status.fps_in >= 9.0, status  # capture keeps its pace whatever detection does
     # The status says how far behind the camera detection is, not just a lower number.
-    assert status.detect_fps_target == 5.0 and status.behind, status
-    assert status.lag_s is not None and status.lag_s >= 0.4, status  # at least one slow call per result
+    assert status.detect_fps_target == 5.0, status
+    assert status.behind, status
+    assert status.lag_s is not None, status
+    assert status.lag_s >= 0.4, status  # at least one slow call per result
 
 
 def test_the_mode_survives_a_restart(tmp_path: Path, detector: TfliteDetector, person_clip: ClipInfo) -> None:
@@ -180,7 +190,8 @@ def test_two_edge_tpus_share_the_cameras_out(
 ) -> None:
     from tests.detect.test_supervisor import FakeTpu
 
-    assert person_clip.annexb is not None and empty_clip.annexb is not None
+    assert person_clip.annexb is not None
+    assert empty_clip.annexb is not None
     walk, still = rtsp_cameras(person_clip.annexb), rtsp_cameras(empty_clip.annexb)
     tpus = [FakeTpu("usb:0"), FakeTpu("usb:1")]
     service = Service(config_for({"walk": walk.url, "still": still.url}), tpus, evidence)
@@ -192,9 +203,11 @@ def test_two_edge_tpus_share_the_cameras_out(
     finally:
         for tpu in tpus:
             tpu.close()
-    assert status.detector.device == "usb:0, usb:1" and status.detector.backend == "edgetpu"
+    assert status.detector.device == "usb:0, usb:1"
+    assert status.detector.backend == "edgetpu"
     by_camera = {c.name: c for c in status.cameras}
-    assert by_camera["walk"].fps_detect >= 3.0 and by_camera["still"].fps_detect >= 3.0, status
+    assert by_camera["walk"].fps_detect >= 3.0, status
+    assert by_camera["still"].fps_detect >= 3.0, status
 
 
 class WedgingSource:

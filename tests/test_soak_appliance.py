@@ -179,7 +179,8 @@ def test_stop_leaves_nothing_behind_when_the_appliance_ignores_sigterm(soak: Any
     try:
         pid = appliance.start()
         own_pid, child = reported(Path(f"{config}.pids"), 1)
-        assert pid == own_pid and child > 0
+        assert pid == own_pid
+        assert child > 0
         session = soak.proc_stat(pid).sid
         assert soak.proc_stat(child).sid == session  # the child is of the run, in a group of its own
         assert appliance.stop(timeout=1) is None  # it had to be killed
@@ -199,7 +200,8 @@ def test_a_start_whose_appliance_never_appears_fails_and_leaves_nothing_behind(
         appliance.start()
     launcher, decoy, tracee = reported(strace_pids, 1)
     assert gone(soak, [launcher, decoy, tracee]) == []
-    assert appliance.pid is None and appliance.stop() is None
+    assert appliance.pid is None
+    assert appliance.stop() is None
 
 
 def test_signals_reach_the_live_appliance_and_none_is_sent_once_it_is_gone(soak: Any, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -45,10 +45,13 @@ def alive(pid: int) -> bool:
 
 
 def test_person_clip_is_h264_with_ground_truth_beside_it(person_clip: ClipInfo) -> None:
-    assert person_clip.truth == truth_path(person_clip.path) and person_clip.truth.is_file()
+    assert person_clip.truth == truth_path(person_clip.path)
+    assert person_clip.truth.is_file()
     assert ClipInfo.load(person_clip.truth) == person_clip
     data = json.loads(person_clip.truth.read_text())
-    assert data["fps"] == 12 and data["size"] == [1280, 720] and len(data["boxes"]) == 72
+    assert data["fps"] == 12
+    assert data["size"] == [1280, 720]
+    assert len(data["boxes"]) == 72
     cap = cv2.VideoCapture(str(person_clip.path))
     try:
         assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
@@ -76,18 +79,26 @@ def test_keyframe_every_second_one_slice_no_b_frames(person_clip: ClipInfo) -> N
     data = person_clip.annexb.read_bytes()
     assert data.startswith(b"\x00\x00\x00\x01")  # Annex-B start code, then SPS/PPS per keyframe
     nal_types = [data[m.end()] & 0x1F for m in re.finditer(b"\x00\x00\x01", data)]
-    assert nal_types.count(7) == 6 and nal_types.count(8) == 6  # SPS and PPS before each keyframe
-    assert nal_types.count(5) == 6 and nal_types.count(1) == 66  # one slice per frame
+    # SPS and PPS before each keyframe
+    assert nal_types.count(7) == 6
+    assert nal_types.count(8) == 6
+    # one slice per frame
+    assert nal_types.count(5) == 6
+    assert nal_types.count(1) == 66
 
 
 def test_she_walks_in_from_the_left_and_out_on_the_right(person_clip: ClipInfo) -> None:
     boxes = person_clip.boxes
-    assert boxes[0] is None and boxes[-1] is None  # nobody at the start and the end
+    # nobody at the start and the end
+    assert boxes[0] is None
+    assert boxes[-1] is None
     seen = [b for b in boxes if b is not None]
     assert len(seen) >= 40
     lefts = [b[0] for b in seen]
     rights = [b[2] for b in seen]
-    assert lefts[0] == 0 and rights[-1] == 1280  # enters on the left edge, leaves on the right edge
+    # enters on the left edge, leaves on the right edge
+    assert lefts[0] == 0
+    assert rights[-1] == 1280
     assert all(b >= a for a, b in itertools.pairwise(rights))  # always moving right
     whole = [boxes[i] for i in person_clip.whole_frames()]
     assert len(whole) >= 20
@@ -128,7 +139,8 @@ def test_the_person_is_found_where_the_ground_truth_says(
 
 def test_the_empty_clip_has_nobody(empty_clip: ClipInfo, person_detector: TfliteDetector) -> None:
     detector = person_detector
-    assert empty_clip.kind == "empty" and all(b is None for b in empty_clip.boxes)
+    assert empty_clip.kind == "empty"
+    assert all(b is None for b in empty_clip.boxes)
     frames = decode(empty_clip.path)
     assert len(frames) == 72
     for i in range(0, 72, 4):
@@ -145,7 +157,8 @@ def test_sensor_noise_and_a_gentle_light_drop(empty_clip: ClipInfo) -> None:
     # Same scene, independent noise: the difference of two frames has σ = 4·√2 ≈ 5.7 before
     # H.264, ~3.5 after it (tune=grain keeps it, and keeps it steady across keyframes).
     noise = [float(np.std(cv2.subtract(frames[i + 1], frames[i], dtype=cv2.CV_16S))) for i in range(20)]
-    assert min(noise) >= 2.5 and max(noise) <= 6.0, noise
+    assert min(noise) >= 2.5, noise
+    assert max(noise) <= 6.0, noise
 
 
 def test_frames_are_deterministic_for_a_seed() -> None:
@@ -153,7 +166,8 @@ def test_frames_are_deterministic_for_a_seed() -> None:
         return [f.image for f in synthesize("empty", seconds=0.5, fps=12, size=(320, 180), seed=seed)]
 
     first, again, other = render(7), render(7), render(8)
-    assert len(first) == 6 and first[0].shape == (180, 320, 3)
+    assert len(first) == 6
+    assert first[0].shape == (180, 320, 3)
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], other[0])
     assert not np.array_equal(first[0], first[1])  # fresh noise every frame
@@ -171,7 +185,9 @@ def test_clip_command_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     info = ClipInfo.load(truth_path(out))
-    assert info.frames == 12 and info.size == (320, 180) and info.annexb is None
+    assert info.frames == 12
+    assert info.size == (320, 180)
+    assert info.annexb is None
     assert len(decode(out)) == 12
     bad = subprocess.run(
         [sys.executable, "-m", "app.demo.clip", str(out), "--size", "big"],
@@ -181,7 +197,8 @@ def test_clip_command_line(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert bad.returncode == 2 and "WIDTHxHEIGHT" in bad.stderr
+    assert bad.returncode == 2
+    assert "WIDTHxHEIGHT" in bad.stderr
 
 
 # -- RTSP camera -----------------------------------------------------------------------------
@@ -225,12 +242,13 @@ def camera(person_clip: ClipInfo, rtsp_cameras: Callable[..., RtspCamera]) -> Rt
 
 
 @pytest.fixture
-def clip_frames(person_clip: ClipInfo) -> Iterator[list[Image]]:
-    yield decode(person_clip.path)
+def clip_frames(person_clip: ClipInfo) -> list[Image]:
+    return decode(person_clip.path)
 
 
 def test_rtsp_camera_serves_the_clip_dies_and_comes_back(camera: RtspCamera, clip_frames: list[Image]) -> None:
-    assert camera.url.startswith("rtsp://127.0.0.1:") and camera.url.endswith("/cam")
+    assert camera.url.startswith("rtsp://127.0.0.1:")
+    assert camera.url.endswith("/cam")
     port = camera.port
     started = time.monotonic()
     cap = open_capture(camera.url)
@@ -245,17 +263,21 @@ def test_rtsp_camera_serves_the_clip_dies_and_comes_back(camera: RtspCamera, cli
         pid = camera.pid
         assert pid is not None
         camera.kill()
-        assert not alive(pid) and not camera.running
+        assert not alive(pid)
+        assert not camera.running
         assert fails_within(cap, 5.0)
     finally:
         cap.release()
 
     camera.restart()
-    assert camera.port == port and camera.running and camera.starts == 2
+    assert camera.port == port
+    assert camera.running
+    assert camera.starts == 2
     cap = open_capture(camera.url)
     try:
         frames = read_frames(cap, 3, within=5.0)
-        assert len(frames) == 3 and frames[-1].shape == (720, 1280, 3)
+        assert len(frames) == 3
+        assert frames[-1].shape == (720, 1280, 3)
         assert from_clip(frames[-1], clip_frames)
     finally:
         cap.release()
@@ -284,13 +306,16 @@ def test_stop_is_clean_and_nothing_is_left_behind(person_clip: ClipInfo) -> None
     assert person_clip.annexb is not None
     with RtspCamera(person_clip.annexb) as camera:
         pid = camera.pid
-        assert pid is not None and alive(pid)
+        assert pid is not None
+        assert alive(pid)
         camera.freeze()
         camera.stop()  # SIGTERM a frozen server: it is resumed so that it can exit
-        assert not alive(pid) and not camera.running
+        assert not alive(pid)
+        assert not camera.running
         camera.start()
         pid = camera.pid
-        assert pid is not None and alive(pid)
+        assert pid is not None
+        assert alive(pid)
         camera.freeze()
     assert not alive(pid)  # __exit__ kills it, frozen or not
 

@@ -190,7 +190,8 @@ def test_the_unit_passes_systemd_analyze_verify_with_nothing_to_say(tmp_path: Pa
     analyze = systemd_tool("systemd-analyze")
     done = run(analyze, "verify", "--man=no", str(runnable_copy(tmp_path)))
     # Unknown keys and unparsable values are only warnings (exit 0): any output at all is a failure.
-    assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (done.stdout + done.stderr).strip(), done.stdout + done.stderr
 
 
 def test_the_real_unit_draws_no_complaint_but_its_missing_executable(tmp_path: Path) -> None:
@@ -260,7 +261,8 @@ def test_the_unit_caps_memory_and_tasks_for_a_pi_with_2_gb(tmp_path: Path) -> No
     frozen box: MemoryMax= within what a 2 GB Pi can give, TasksMax= well above the ~25 tasks
     four cameras use. systemd parses both (a bad value would be a warning from `verify`)."""
     unit = unit_settings(UNIT.read_text())
-    assert unit.get("Service.MemoryMax") == ["1G"] and unit.get("Service.TasksMax") == ["256"]
+    assert unit.get("Service.MemoryMax") == ["1G"]
+    assert unit.get("Service.TasksMax") == ["256"]
     analyze = systemd_tool("systemd-analyze")
     broken = runnable_copy(tmp_path)
     broken.write_text(broken.read_text().replace("MemoryMax=1G", "MemoryMax=1 gigabyte"))
@@ -291,14 +293,15 @@ def udev_rules(text: str) -> list[dict[str, tuple[str, str]]]:
             if key.startswith(UDEV_MATCH_KEYS):
                 assert op in ("==", "!="), f"line {number}: {key} is a match key, not {op}"
             else:
-                assert key in UDEV_ASSIGN_KEYS and op in ("=", ":=", "+="), f"line {number}: {key}{op}"
+                assert key in UDEV_ASSIGN_KEYS, f"line {number}: {key}{op}"
+                assert op in ("=", ":=", "+="), f"line {number}: {key}{op}"
             pairs[key] = (op, value)
             pos = found.end()
         rules.append(pairs)
     return rules
 
 
-def test_the_udev_rules_give_plugdev_both_coral_usb_ids_and_the_apex_nodes(tmp_path: Path) -> None:
+def test_the_udev_rules_give_plugdev_both_coral_usb_ids_and_the_apex_nodes() -> None:
     udevadm = shutil.which("udevadm")
     if udevadm is not None and run(udevadm, "verify", "--help").returncode == 0:
         done = run(udevadm, "verify", str(UDEV_RULES))
@@ -315,7 +318,8 @@ def test_the_udev_rules_give_plugdev_both_coral_usb_ids_and_the_apex_nodes(tmp_p
         assert len(matching) == 1, (vendor, product, rules)
         assert {k: matching[0].get(k) for k in grant} == grant
     apex = [r for r in rules if r.get("SUBSYSTEM") == ("==", "apex")]
-    assert len(apex) == 1 and {k: apex[0].get(k) for k in grant} == grant, rules
+    assert len(apex) == 1, rules
+    assert {k: apex[0].get(k) for k in grant} == grant, rules
 
 
 # -- tmpfiles -------------------------------------------------------------------------------------
@@ -356,7 +360,8 @@ def test_systemd_tmpfiles_creates_the_directories_as_written(tmp_path: Path) -> 
     (tmp_path / "usr/lib/tmpfiles.d").mkdir(parents=True)
     shutil.copyfile(TMPFILES, tmp_path / "usr/lib/tmpfiles.d/edgewatch.conf")
     done = run(tool, f"--root={tmp_path}", "--create", "edgewatch.conf")
-    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    assert done.returncode == 0, done.stderr
+    assert not done.stderr.strip(), done.stderr
     ids = {"root": 0, "edgewatch": uid}
     for path, (_, mode, user, group) in TMPFILES_WANTED.items():
         st = (tmp_path / path.lstrip("/")).stat()
@@ -457,7 +462,8 @@ def test_the_heartbeat_pings_only_while_healthy_and_resumes_on_recovery(
         assert health.calls >= 5  # it kept checking while quiet...
         assert len(sink.with_state("STATUS=", after=wedged_at)) == 1  # ...and said so once, not every beat
         errors = [r for r in caplog.records if r.name == "app.run.notify" and r.levelno == logging.ERROR]
-        assert len(errors) == 1 and "detector call stuck" in errors[0].getMessage(), caplog.records
+        assert len(errors) == 1, caplog.records
+        assert "detector call stuck" in errors[0].getMessage(), caplog.records
         health.ok = True
         healed_at = time.monotonic()
         (resumed,) = sink.wait_for("WATCHDOG=1", timeout=2, after=healed_at)
@@ -483,7 +489,8 @@ def test_a_health_check_that_raises_counts_as_wedged(sink: NotifySink) -> None:
     finally:
         heartbeat.stop()
         notifier.close()
-    assert "health check failed" in status.states[0] and "status lock poisoned" in status.states[0]
+    assert "health check failed" in status.states[0]
+    assert "status lock poisoned" in status.states[0]
     assert sink.with_state("WATCHDOG=1") == []
 
 
@@ -497,7 +504,8 @@ def test_the_status_line_stays_one_short_line_whatever_the_problems_say(sink: No
         heartbeat.stop()
         notifier.close()
     (line,) = message.states  # a newline would have smuggled a second assignment ("READY=1") in
-    assert line.startswith("STATUS=unhealthy: camera a: READY=1; xxx") and len(line) <= len("STATUS=") + 200
+    assert line.startswith("STATUS=unhealthy: camera a: READY=1; xxx")
+    assert len(line) <= len("STATUS=") + 200
 
 
 # -- a real service whose detector hangs ----------------------------------------------------------
@@ -560,9 +568,11 @@ def test_a_wedged_detector_stops_the_watchdog_pings_of_a_real_service(
             pings = [m.at for m in sink.with_state("WATCHDOG=1", after=hung_at)]
             health = service.health()
             # Still pinging while the call was young (not stuck yet), silent from stuck_after (+1 s) on.
-            assert pings and min(pings) < hung_at + stuck_after, pings
+            assert pings, pings
+            assert min(pings) < hung_at + stuck_after, pings
             assert max(pings) <= hung_at + stuck_after + 1.0, [p - hung_at for p in pings]
-            assert not health.ok and any("detector call stuck" in p for p in health.problems), health
+            assert not health.ok, health
+            assert any("detector call stuck" in p for p in health.problems), health
             assert any("detector call stuck" in m.states[0] for m in sink.with_state("STATUS=", after=hung_at))
             # The hang ends (the Coral answers again): pings resume, as a restart would have made them.
             hanging.hang.clear()
@@ -621,7 +631,8 @@ def test_edgewatch_run_says_ready_pings_the_watchdog_and_says_stopping(
             pytest.fail(f"no READY=1 within 20 s\n--- log ---\n{log_path.read_text(errors='replace')}")
         assert ready.pid == proc.pid  # NotifyAccess=main: systemd ignores anyone else
         pings = sink.wait_for("WATCHDOG=1", timeout=3, after=ready.at, count=4)
-        assert len(pings) == 4 and {p.pid for p in pings} == {proc.pid}, pings
+        assert len(pings) == 4, pings
+        assert {p.pid for p in pings} == {proc.pid}, pings
         gaps = [b.at - a.at for a, b in zip([ready, *pings], pings, strict=False)]
         assert max(gaps) < 1.0, gaps  # always within WATCHDOG_USEC, or systemd would have killed it
         stop_asked = time.monotonic()

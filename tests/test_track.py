@@ -63,7 +63,8 @@ def test_person_walking_across_keeps_one_id(step: float, missed: tuple[int, ...]
     assert ids == {"front-1"}
     person = only(update)
     assert person.hits == seen == len(xs) - len(missed)
-    assert person.confirmed and not person.stationary
+    assert person.confirmed
+    assert not person.stationary
     assert person.first_seen == 0.0
 
     # Gone from view: it ends once, after confirmed_max_age (4 s), with its last state.
@@ -148,7 +149,8 @@ def test_one_frame_false_detection_is_never_confirmed_nor_ended() -> None:
     for i in range(1, 30):
         updates.append(tracker.update([det("person", 600 + 5 * i, 300, 90, 220)], i * 0.25))
     ghost_states = [t for u in updates for t in u.tracks if t.id == ghost_id]
-    assert ghost_states and not any(t.confirmed for t in ghost_states)
+    assert ghost_states
+    assert not any(t.confirmed for t in ghost_states)
     assert all(e.id != ghost_id for u in updates for e in u.ended)
     assert not any(u.ended for u in updates)  # the person did not end either
     # Live (unconfirmed) for max_age, then silently gone.
@@ -165,7 +167,8 @@ def test_confirmed_after_exactly_min_hits_and_stays_confirmed(min_hits: int) -> 
     assert flags == [False] * (min_hits - 1) + [True] * (7 - min_hits)
     # Missed for a while (less than max_age): still live and still confirmed.
     track = only(tracker.update([], 6 * DT + 1.5))
-    assert track.confirmed and track.hits == 6
+    assert track.confirmed
+    assert track.hits == 6
 
 
 def test_default_min_hits_is_three() -> None:
@@ -191,7 +194,9 @@ def test_track_ends_after_max_age_and_is_reported_once() -> None:
             live_at.append(t)
     assert max(live_at) == 3.0  # exactly max_age unmatched is still live ...
     assert ended == [(3.25, last)]  # ... longer than that ends it, once, as it last was
-    assert last.confirmed and last.hits == 5 and last.last_seen == 1.0
+    assert last.confirmed
+    assert last.hits == 5
+    assert last.last_seen == 1.0
 
 
 def test_ended_track_is_not_revived_by_a_later_detection() -> None:
@@ -208,7 +213,8 @@ def test_unconfirmed_track_vanishes_silently() -> None:
     tracker.update([det("person", 600, 300, 90, 220)], 0.0)
     tracker.update([det("person", 600, 300, 90, 220)], DT)
     update = tracker.update([], 5.0)
-    assert update.tracks == () and update.ended == ()
+    assert update.tracks == ()
+    assert update.ended == ()
 
 
 # --- parked cars --------------------------------------------------------------------------
@@ -235,7 +241,8 @@ def test_parked_car_label_flicker_stays_one_track_with_majority_label() -> None:
     outs = [only(tracker.update([det(lb, x, y, w, h)], i * 0.5)) for i, lb in enumerate(labels)]
     assert {t.id for t in outs} == {"drive-1"}
     assert [t.label for t in outs] == ["car"] * len(labels)
-    assert outs[-1].hits == len(labels) and outs[-1].stationary
+    assert outs[-1].hits == len(labels)
+    assert outs[-1].stationary
 
 
 def test_majority_label_tie_keeps_current_then_flips() -> None:
@@ -295,7 +302,8 @@ def test_a_parked_car_partly_hidden_keeps_its_box_and_stays_parked() -> None:
     for part in ((x + 120, y - 10, w - 120, h + 5), (x + 60, y - 15, w - 60, h), (x, y - 8, w - 150, h + 8)):
         t += DT
         car = only(tracker.update([det("car", *part)], t))
-        assert car.stationary and car.box == Box(x, y, x + w, y + h)
+        assert car.stationary
+        assert car.box == Box(x, y, x + w, y + h)
     assert car.id == "drive-1"
 
 
@@ -367,7 +375,8 @@ def test_predicted_boxes_follow_the_motion(direction: int) -> None:
     (px, py), (lx, ly) = centre(predicted), centre(last.box)
     assert 0.7 < (px - lx) / step < 1.1  # about one more step, in the direction of travel
     assert 5 < py - ly < 12  # drifting down 10 px per update as well
-    assert predicted.width == pytest.approx(90) and predicted.height == pytest.approx(220)
+    assert predicted.width == pytest.approx(90)
+    assert predicted.height == pytest.approx(220)
     # Where the tracker looks next is where the person turns up: the next box matches.
     assert predicted.iou(Box(600 + step * 5, 350, 690 + step * 5, 570)) > 0.7
 
@@ -379,7 +388,8 @@ def test_prediction_is_damped_and_clamped() -> None:
         last = only(tracker.update([det("person", 100 + 60 * i, 300, w, h)], i * DT)).box
     lx, _ = centre(last)
     near, far = tracker.predicted_boxes(5 * DT)[0], tracker.predicted_boxes(30.0)[0]
-    assert near.width <= 1.25 * last.width + 1e-9 and near.height <= 1.25 * last.height + 1e-9
+    assert near.width <= 1.25 * last.width + 1e-9
+    assert near.height <= 1.25 * last.height + 1e-9
     assert near.width > last.width  # still growing, just not unboundedly
     assert centre(far)[0] - lx <= 2 * max(last.width, last.height) + 1e-6  # no flinging across the frame
     assert centre(far)[0] > centre(near)[0] > lx
@@ -450,7 +460,8 @@ def test_time_going_backwards_is_refused() -> None:
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    (refused,) = kwargs
+    with pytest.raises(ValueError, match=f"^{refused} must"):
         Tracker("front", **kwargs)  # type: ignore[arg-type]
 
 
@@ -502,7 +513,9 @@ def test_a_parked_car_hidden_behind_a_passer_by_comes_back_as_the_same_stationar
     assert ended == []
     t += DT
     back = by_id(tracker.update([det("car", x + 2, y - 1, w, h)], t))[car.id]
-    assert back.stationary and back.confirmed and back.hits == car.hits + 1
+    assert back.stationary
+    assert back.confirmed
+    assert back.hits == car.hits + 1
     assert [tr.label for tr in tracker.update([], t).tracks].count("car") == 1
 
 
@@ -520,17 +533,20 @@ def test_by_default_a_hidden_parked_car_lives_30_s() -> None:
     tracker, t = parked_tracker()
     assert len(tracker.update([], t + 30.0).tracks) == 1
     update = tracker.update([], t + 30.5)
-    assert update.tracks == () and [e.id for e in update.ended] == ["drive-1"]
+    assert update.tracks == ()
+    assert [e.id for e in update.ended] == ["drive-1"]
 
 
 def test_a_moving_track_still_ends_after_max_age() -> None:
     tracker = Tracker("drive", max_age=2.0, confirmed_max_age=2.0, stationary_max_age=30.0)
     for i in range(10):  # a car driving past: never stationary
         last = only(tracker.update([det("car", 100 + 40 * i, 400, 300, 150)], i * DT))
-    assert not last.stationary and last.confirmed
+    assert not last.stationary
+    assert last.confirmed
     assert tracker.update([], last.last_seen + 2.0).tracks == (last,)
     update = tracker.update([], last.last_seen + 2.25)
-    assert update.tracks == () and [e.id for e in update.ended] == [last.id]
+    assert update.tracks == ()
+    assert [e.id for e in update.ended] == [last.id]
 
 
 def test_stationary_tracks_keep_their_predicted_box_while_hidden() -> None:
@@ -564,4 +580,5 @@ def test_a_moving_track_is_never_left_for_later() -> None:
     for i in range(10):
         tracker.update([det("car", 100 + 40 * i, 400, 300, 150)], i * DT)
     watch = tracker.watch(10 * DT, (), recheck=10.0)
-    assert len(watch.moving) == 1 and watch.due == ()
+    assert len(watch.moving) == 1
+    assert watch.due == ()

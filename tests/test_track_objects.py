@@ -42,7 +42,8 @@ def confirmed_at(label: str, score: float, motion: list[Box], seconds: float = 8
 def test_a_dog_that_never_moves_or_stirs_needs_time_and_a_clearly_better_score() -> None:
     assert confirmed_at("dog", THRESHOLD + 0.05, []) is None  # a boulder at 0.6: never a dog
     when = confirmed_at("dog", THRESHOLD + STATIC_MARGIN + 0.02, [])
-    assert when is not None and STATIC_EVIDENCE <= when < STATIC_EVIDENCE + 2 * DT
+    assert when is not None
+    assert STATIC_EVIDENCE <= when < STATIC_EVIDENCE + 2 * DT
 
 
 def test_motion_of_its_own_confirms_it_at_once_but_a_light_change_does_not() -> None:
@@ -72,7 +73,8 @@ def test_a_confirmed_person_scoring_under_min_score_for_a_second_keeps_their_id(
     for i in range(5, 15):  # 2 s at 0.3: only weak detections
         update = tr.update([], i * DT, weak=[walker(100 + 30 * i, 0.3)], frame_size=(W, H), motion=moving)
         (track,) = update.tracks
-        assert track.id == "yard-1" and track.last_seen == i * DT
+        assert track.id == "yard-1"
+        assert track.last_seen == i * DT
     assert not update.ended
 
 
@@ -90,7 +92,8 @@ def test_a_part_box_of_a_known_person_is_that_person() -> None:
     # Only her legs are found (a crop cut her): inside where she is expected, not a new person.
     legs = det("person", 100 + 30 * 5 + 20, 480, 120, 190, 0.7)
     (track,) = tr.update([legs], 5 * DT, frame_size=(W, H)).tracks
-    assert track.id == "yard-1" and track.last_seen == 5 * DT
+    assert track.id == "yard-1"
+    assert track.last_seen == 5 * DT
     # Her legs beside all of her on one frame (found in two crops) are merged before tracking
     # (app.analysis.regions.suppress_duplicates, tests/test_regions.py); a part box left over beside a
     # matched track is dropped here too: never a second person.
@@ -114,7 +117,8 @@ def test_a_person_walking_out_of_the_frame_ends_at_once() -> None:
         ended += tr.update([], t + k * DT, frame_size=(W, H)).ended
         if ended:
             break
-    assert [e.id for e in ended] == ["yard-1"] and k <= 2  # gone within two looks, not after 4 s
+    assert [e.id for e in ended] == ["yard-1"]
+    assert k <= 2  # gone within two looks, not after 4 s
     # Someone standing at the edge (not heading out) is not ended for missing a frame or two.
     tr = tracker()
     for i in range(8):
@@ -160,4 +164,5 @@ def test_a_box_that_only_jitters_at_the_frame_edge_is_judged_on_its_median() -> 
     looks = [(4, 140, 79, 177, 0.58), (9, 134, 48, 89, 0.42), (12, 124, 47, 90, 0.42)]
     for i, (x, y, w, h, s) in enumerate(looks):
         (track,) = tr.update([det("person", x, y, w, h, s)], i * DT, frame_size=(W, H)).tracks
-    assert track.hits == 3 and not track.confirmed
+    assert track.hits == 3
+    assert not track.confirmed

@@ -87,7 +87,8 @@ def test_a_vehicle_riding_in_and_parking_alerts_once(tmp_path: Path, vehicle_cli
     alerts = [r for r in records if r["kind"] == "alert"]
     assert len(alerts) == 1, alerts
     (alert,) = alerts
-    assert alert["rule"] == "cars" and alert["label"] in VEHICLES
+    assert alert["rule"] == "cars"
+    assert alert["label"] in VEHICLES
     first_seen = next(i for i, b in enumerate(vehicle_clip.boxes) if b is not None) / vehicle_clip.fps
     fired = alert["box"]
     assert 0.0 <= fired[0] < fired[2] <= 1.0
@@ -130,7 +131,8 @@ def test_an_arriving_vehicle_live_alert_counts_and_discovery(
         events = store.events(camera="drive", limit=10)
     alerts = [json.loads(p) for t, p in seen if t == f"{prefix}/alerts"]
     assert [a["id"] for a in alerts] == [alert["id"]]  # one alert
-    assert alert["rule"] == "cars" and alert["label"] in VEHICLES
+    assert alert["rule"] == "cars"
+    assert alert["label"] in VEHICLES
     assert sum(objects.get(label, 0) for label in VEHICLES) == 1, objects
     counts = {t: p for t, p in seen if t.startswith(f"{prefix}/drive/")}
     assert counts.get(f"{prefix}/drive/{alert['label']}") == b"1", counts

@@ -221,7 +221,8 @@ def test_a_stale_instance_does_not_overwrite_another_ones_change(path: Path) -> 
     passwd.set_password(GOOD)
     service.create_token("home-assistant")
     assert [t.name for t in passwd.tokens()] == ["home-assistant"]
-    assert passwd.verify_password(USERNAME, GOOD) and service.verify_password(USERNAME, GOOD)
+    assert passwd.verify_password(USERNAME, GOOD)
+    assert service.verify_password(USERNAME, GOOD)
 
 
 def test_a_password_change_revokes_every_token(path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -230,8 +231,10 @@ def test_a_password_change_revokes_every_token(path: Path, caplog: pytest.LogCap
     secrets = [service.create_token(name)[1] for name in ("home-assistant", "prometheus")]
     caplog.set_level(logging.INFO)
     Credentials(path, hasher=cheap_hasher()).set_password(OTHER_GOOD)  # `edgewatch passwd`, another process
-    assert service.tokens() == [] and all(service.verify_token(s) is None for s in secrets)
-    assert "2 API token(s) revoked" in caplog.text and all(s not in caplog.text for s in secrets)
+    assert service.tokens() == []
+    assert all(service.verify_token(s) is None for s in secrets)
+    assert "2 API token(s) revoked" in caplog.text
+    assert all(s not in caplog.text for s in secrets)
 
 
 def test_concurrent_writers_lose_nothing(path: Path) -> None:
@@ -283,14 +286,18 @@ def test_production_default_is_argon2id_with_library_defaults(path: Path) -> Non
 # ---- credentials: tokens
 
 
-def test_tokens_create_verify_revoke(creds: Credentials, path: Path, clock: FakeClock) -> None:
+def test_tokens_create_verify_revoke(creds: Credentials, clock: FakeClock) -> None:
     info, secret = creds.create_token("home-assistant")
     assert re.fullmatch(r"ewt_[A-Za-z0-9_-]{43}", secret)
-    assert info.name == "home-assistant" and info.created_at == clock.now and info.last_used_at is None
+    assert info.name == "home-assistant"
+    assert info.created_at == clock.now
+    assert info.last_used_at is None
     assert creds.tokens() == [info]
     clock.advance(3)
     used = creds.verify_token(secret)
-    assert used is not None and used.id == info.id and used.last_used_at == clock.now
+    assert used is not None
+    assert used.id == info.id
+    assert used.last_used_at == clock.now
     assert creds.verify_token(secret[:-1]) is None
     assert creds.verify_token(secret[4:]) is None  # without the prefix
     assert creds.verify_token("ewt_" + "A" * 43) is None
@@ -304,13 +311,15 @@ def test_tokens_create_verify_revoke(creds: Credentials, path: Path, clock: Fake
 def test_tokens_are_stored_hashed_and_seen_by_a_new_instance(creds: Credentials, path: Path) -> None:
     info, secret = creds.create_token("node red")
     text = path.read_text()
-    assert secret not in text and secret[4:] not in text
+    assert secret not in text
+    assert secret[4:] not in text
     assert hashlib.sha256(secret.encode()).hexdigest() in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = Credentials(path, hasher=cheap_hasher())
     assert [t.id for t in again.tokens()] == [info.id]
     found = again.verify_token(secret)
-    assert found is not None and found.name == "node red"
+    assert found is not None
+    assert found.name == "node red"
 
 
 @pytest.mark.parametrize("name", ["", "x" * 65, "bad/name", "semi;colon", " leading", "trailing ", "tab\tname"])
@@ -354,7 +363,8 @@ def test_token_use_is_written_at_most_once_a_minute(creds: Credentials, path: Pa
     mtime = path.stat().st_mtime_ns
     assert creds.verify_token(secret) is not None
     creds.flush()
-    assert used_on_disk() == first and path.stat().st_mtime_ns == mtime
+    assert used_on_disk() == first
+    assert path.stat().st_mtime_ns == mtime
     assert creds.tokens()[0].last_used_at == clock.now  # memory knows
     clock.advance(60)
     assert creds.verify_token(secret) is not None
@@ -387,7 +397,8 @@ def test_corrupt_file_means_no_login_logged_without_contents(
         assert creds.tokens() == []
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1  # once per change of the file, not per request
-    assert "unusable" in errors[0] and str(path) in errors[0]
+    assert "unusable" in errors[0]
+    assert str(path) in errors[0]
     assert "SECRETHASH" not in caplog.text
     with pytest.raises(CredentialsError):
         creds.create_token("ha")
@@ -430,9 +441,13 @@ def test_wipe_removes_password_tokens_and_copies(creds: Credentials, path: Path)
     other = Credentials(path, hasher=cheap_hasher())
     assert other.has_password()
     creds.wipe()
-    assert not path.exists() and not path.with_name("credentials.json.corrupt").exists()
-    assert not creds.has_password() and creds.tokens() == [] and creds.verify_token(secret) is None
-    assert not other.has_password() and not other.verify_password(USERNAME, GOOD)
+    assert not path.exists()
+    assert not path.with_name("credentials.json.corrupt").exists()
+    assert not creds.has_password()
+    assert creds.tokens() == []
+    assert creds.verify_token(secret) is None
+    assert not other.has_password()
+    assert not other.verify_password(USERNAME, GOOD)
     creds.wipe()  # twice is fine
     assert not path.exists()
 
@@ -587,11 +602,14 @@ def test_limiter_refuses_nonsense_settings() -> None:
 def test_sessions_are_random_and_revocable() -> None:
     sessions = Sessions()
     a, b = sessions.create(), sessions.create()
-    assert a != b and len(a) >= 43
-    assert sessions.valid(a) and sessions.valid(b)
+    assert a != b
+    assert len(a) >= 43
+    assert sessions.valid(a)
+    assert sessions.valid(b)
     assert not sessions.valid("made-up")
     sessions.revoke(a)
-    assert not sessions.valid(a) and sessions.valid(b)
+    assert not sessions.valid(a)
+    assert sessions.valid(b)
     sessions.revoke_all()
     assert not sessions.valid(b)
 

@@ -23,10 +23,12 @@ from tests.api.conftest import FAST_HASHER, PASSWORD, Stack
 def test_no_password_means_a_fresh_setup_code_on_the_console(tmp_path: Path) -> None:
     console = io.StringIO()
     security = open_security(str(tmp_path), console)
-    assert security.setup_code is not None and security.setup_code.code in console.getvalue()
+    assert security.setup_code is not None
+    assert security.setup_code.code in console.getvalue()
     again = io.StringIO()
     second = open_security(str(tmp_path), again)
-    assert second.setup_code is not None and second.setup_code.code != security.setup_code.code  # new every start
+    assert second.setup_code is not None
+    assert second.setup_code.code != security.setup_code.code  # new every start
     assert not security.setup_code.check(second.setup_code.code)
 
 
@@ -34,7 +36,8 @@ def test_with_a_password_there_is_no_setup_code(tmp_path: Path) -> None:
     Credentials(credentials_path(str(tmp_path)), hasher=FAST_HASHER).set_password(PASSWORD)
     console = io.StringIO()
     security = open_security(str(tmp_path), console)
-    assert security.setup_code is None and console.getvalue() == ""
+    assert security.setup_code is None
+    assert console.getvalue() == ""
 
 
 # -- under systemd: the code's 0600 copy in $RUNTIME_DIRECTORY for root's console helper ----------------------
@@ -79,7 +82,8 @@ def test_under_systemd_the_code_shown_is_also_in_a_0600_file(tmp_path: Path, mon
 def test_without_a_runtime_directory_no_file_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)  # by hand, or in the container
     security = open_security(str(tmp_path / "state"), io.StringIO())
-    assert security.setup_code is not None and security.setup_code_file is None
+    assert security.setup_code is not None
+    assert security.setup_code_file is None
     monkeypatch.setenv("RUNTIME_DIRECTORY", "relative/run")  # not systemd's: ignored, not written to
     monkeypatch.chdir(tmp_path)
     assert open_security(str(tmp_path / "state"), io.StringIO()).setup_code_file is None
@@ -92,7 +96,8 @@ def test_with_a_password_the_runtime_file_does_not_exist(tmp_path: Path, monkeyp
     Credentials(credentials_path(str(tmp_path / "state")), hasher=FAST_HASHER).set_password(PASSWORD)
     console = io.StringIO()
     security = open_security(str(tmp_path / "state"), console)
-    assert security.setup_code is None and console.getvalue() == ""
+    assert security.setup_code is None
+    assert console.getvalue() == ""
     assert not (folder / "setup-code").exists()
 
 
@@ -106,9 +111,12 @@ def test_the_file_goes_once_the_code_is_redeemed_through_the_setup_route(
     app = create_app(stack.service, stack.service.metrics, security, stack.config.api)
     with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 1)) as client:
         wrong = client.post("/api/setup", json={"code": "WRONG-CODE-XX", "password": "a fine long passphrase"})
-        assert wrong.status_code == 401 and code_file.is_file()  # a wrong guess spends nothing
+        assert wrong.status_code == 401
+        assert code_file.is_file()  # a wrong guess spends nothing
         weak = client.post("/api/setup", json={"code": security.setup_code.code, "password": "password1"})
-        assert weak.status_code == 422 and code_file.is_file()  # refused before the code is spent
+        # refused before the code is spent
+        assert weak.status_code == 422
+        assert code_file.is_file()
         done = client.post("/api/setup", json={"code": security.setup_code.code, "password": "a fine long passphrase"})
         assert done.status_code == 204
     assert not code_file.exists()
@@ -145,8 +153,10 @@ def test_a_runtime_directory_that_cannot_be_written_is_a_warning_without_the_cod
     console = io.StringIO()
     with caplog.at_level(logging.DEBUG):
         security = open_security(str(tmp_path / "state"), console)  # does not raise
-    assert security.setup_code is not None and security.setup_code.code in console.getvalue()
+    assert security.setup_code is not None
+    assert security.setup_code.code in console.getvalue()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and str(read_only_dir / "setup-code") in warnings[0], caplog.records
+    assert len(warnings) == 1, caplog.records
+    assert str(read_only_dir / "setup-code") in warnings[0], caplog.records
     assert security.setup_code.code not in caplog.text
     assert list(read_only_dir.iterdir()) == []

@@ -47,7 +47,8 @@ def record_event(recording: CameraRecording, items: list[Packet], event: Event, 
 def clip_seconds(path: Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        assert stream.duration is not None and stream.time_base is not None
+        assert stream.duration is not None
+        assert stream.time_base is not None
         return float(stream.duration * stream.time_base)
 
 
@@ -62,7 +63,8 @@ def test_an_events_clip_is_its_footage_stream_copied_with_range_support(
     stack: Stack, serve: Callable[..., str], camera_source: Source, tmp_path: Path
 ) -> None:
     event = stack.store.event(EVENT_ID)
-    assert event is not None and event.end_time is not None
+    assert event is not None
+    assert event.end_time is not None
     settings = stack.config.record_for("porch")
     pre, post = settings.pre_capture, settings.post_capture
     origin = event.start_time - 15.0  # the event is seen from 15 s into the camera's 32 s
@@ -94,7 +96,8 @@ def test_an_events_clip_is_its_footage_stream_copied_with_range_support(
         body = response.content
         first = client.get(f"/api/events/{EVENT_ID}/clip.mp4", headers={"Range": "bytes=0-99"})
         assert first.status_code == 206
-        assert first.content == body[:100] and len(first.content) == 100
+        assert first.content == body[:100]
+        assert len(first.content) == 100
         assert first.headers["content-range"] == f"bytes 0-99/{len(body)}"
 
     out = tmp_path / "clip.mp4"
@@ -111,7 +114,7 @@ def test_an_events_clip_is_its_footage_stream_copied_with_range_support(
     assert codec_params(out) == codec_params(camera_source.path)  # profile, level, size, SPS/PPS: not re-encoded
 
 
-def test_no_footage_is_a_404_that_says_why(stack: Stack, serve: Callable[..., str]) -> None:
+def test_no_footage_is_a_404_that_says_why(serve: Callable[..., str]) -> None:
     with logged_in(serve()) as client:
         listed = client.get("/api/events").json()
         assert [(e["clip"], e["clip_url"]) for e in listed] == [(False, None)]
@@ -135,13 +138,16 @@ def test_an_event_still_recording_gets_a_partial_clip_that_grows(
         recording.push(packet)
     with logged_in(serve()) as client:
         listed = {e["id"]: e for e in client.get("/api/events").json()}
-        assert listed[open_event.id]["clip"] and listed[open_event.id]["clip_partial"]
+        assert listed[open_event.id]["clip"]
+        assert listed[open_event.id]["clip_partial"]
         early = client.get(f"/api/events/{open_event.id}/clip.mp4")
-        assert early.status_code == 200 and early.headers["x-clip-partial"] == "true"
+        assert early.status_code == 200
+        assert early.headers["x-clip-partial"] == "true"
         for packet in items[len(half) :]:
             recording.push(packet)
         later = client.get(f"/api/events/{open_event.id}/clip.mp4")
-        assert later.status_code == 200 and later.headers["x-clip-partial"] == "true"
+        assert later.status_code == 200
+        assert later.headers["x-clip-partial"] == "true"
     assert len(later.content) > len(early.content)  # it grew with the segments finished since
     recording.close()
 
@@ -160,8 +166,10 @@ def test_a_recording_failure_is_reported_per_camera_and_nothing_else_stops(
     with logged_in(serve()) as client:
         status = client.get("/api/status").json()
         rec = status["cameras"][0]["recording"]
-        assert rec["enabled"] is True and rec["active"] is False
-        assert rec["error"] is not None and "cannot start a segment" in rec["error"]
+        assert rec["enabled"] is True
+        assert rec["active"] is False
+        assert rec["error"] is not None
+        assert "cannot start a segment" in rec["error"]
         assert recording.failures >= 1
         # The rest of the API still answers, events and alerts included.
         assert client.get("/api/events").status_code == 200

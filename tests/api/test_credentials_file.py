@@ -32,7 +32,8 @@ def test_render_and_parse_round_trip() -> None:
               "t2": Token(TokenInfo("t2", "prometheus", 2.0, 3.5), "cd" * 32)}  # fmt: skip
     raw = render(password, tokens)
     doc = json.loads(raw)
-    assert doc["version"] == 1 and raw.endswith(b"\n")
+    assert doc["version"] == 1
+    assert raw.endswith(b"\n")
     assert parse(raw) == (password, tokens)
 
 
@@ -65,12 +66,14 @@ def test_unknown_keys_are_ignored_and_integers_are_times() -> None:
 def test_a_bad_file_says_where_without_quoting_it(doc: bytes, reason: str) -> None:
     with pytest.raises(ValueError, match=reason) as caught:
         parse(doc)
-    assert "SECRET" not in str(caught.value) and "input" not in str(caught.value)
+    assert "SECRET" not in str(caught.value)
+    assert "input" not in str(caught.value)
 
 
 def test_read_reports_a_missing_an_unreadable_and_a_too_large_file(tmp_path: Path) -> None:
     path = tmp_path / "credentials.json"
-    assert read(path).stamp is None and read(path).problem is None
+    assert read(path).stamp is None
+    assert read(path).problem is None
     path.write_bytes(b" " * ((1 << 20) + 1))
     assert read(path).problem == "larger than 1 MiB"
     path.unlink()
@@ -108,7 +111,8 @@ def test_request_path_reads_never_lock_or_fsync(tmp_path: Path, io_calls: Record
     io_calls.clear()
     request = threading.current_thread().name
     for _ in range(3):
-        assert creds.has_password() and creds.password_set_at() is not None
+        assert creds.has_password()
+        assert creds.password_set_at() is not None
         assert creds.verify_token(secret) is not None
         assert [t.name for t in creds.tokens()] == ["hub"]
     creds.flush()

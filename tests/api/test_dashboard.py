@@ -229,7 +229,8 @@ def test_dashboard_shows_the_live_appliance(browser: Browser, live_api: Stack) -
     assert labels.locator("option").evaluate_all("(os) => os.map((o) => o.value)") == ["", *tracked]
     with page.expect_response(lambda r: "label=car" in (urlsplit(r.url).query or "")) as cars:
         page.select_option("#event-label", "car")
-    assert cars.value.status == 200 and urlsplit(cars.value.url).path == "/api/events"
+    assert cars.value.status == 200
+    assert urlsplit(cars.value.url).path == "/api/events"
     expect(page.locator("#events li[data-event]")).to_have_count(0)
     expect(page.locator("#events .empty")).to_have_text("No car events yet.")
     with page.expect_response(lambda r: "label=person" in (urlsplit(r.url).query or "")):

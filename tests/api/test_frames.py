@@ -40,14 +40,17 @@ def test_confirmed_tracks_are_drawn_and_unconfirmed_ones_are_not() -> None:
     drawn = decode(render(frame(1), (track(box),)))
     plain = decode(render(frame(1), (track(box, confirmed=False),)))
     assert drawn.shape == (512, 512, 3)
-    assert near_box_colour(drawn, 200, 450) and near_box_colour(drawn, 100, 300)  # bottom and left edges
+    # bottom and left edges
+    assert near_box_colour(drawn, 200, 450)
+    assert near_box_colour(drawn, 100, 300)
     assert not near_box_colour(plain, 200, 450)
 
 
 def test_big_frames_are_scaled_down_with_their_boxes() -> None:
     wide = cv2.resize(photo("astronaut"), (2560, 1440))
     image = decode(render(frame(1, wide), (track(Box(1000, 400, 1600, 1400)),)))
-    assert image.shape[1] == frames.MAX_WIDTH and image.shape[0] == 720
+    assert image.shape[1] == frames.MAX_WIDTH
+    assert image.shape[0] == 720
     assert near_box_colour(image, 650, 700)  # the bottom edge: x 1300 * 0.5, y 1400 * 0.5
 
 
@@ -75,21 +78,27 @@ def test_one_encode_per_frame_for_many_concurrent_viewers(monkeypatch: pytest.Mo
         t.start()
     for t in threads:
         t.join()
-    assert calls == [1] and len({id(r) for r in results}) == 1 and results[0] is not None
+    assert calls == [1]
+    assert len({id(r) for r in results}) == 1
+    assert results[0] is not None
     assert latest.cached("porch") is results[0]
     current["frame"] = frame(2, np.ascontiguousarray(photo("astronaut")[:, ::-1]))
     assert latest.cached("porch") is None  # a new frame is never answered from the old one
-    assert latest.get("porch") != results[0] and calls == [1, 2]
+    assert latest.get("porch") != results[0]
+    assert calls == [1, 2]
     assert latest.get("garage") is None
 
 
 def test_encodes_are_rate_limited_per_camera(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = count_renders(monkeypatch)
     current = {"frame": frame(1)}
-    latest = LatestJpeg(lambda camera: (current["frame"], ()), min_interval_s=0.3)
+    latest = LatestJpeg(lambda _camera: (current["frame"], ()), min_interval_s=0.3)
     first = latest.get("porch")
     current["frame"] = frame(2, np.ascontiguousarray(photo("astronaut")[::-1]))
-    assert latest.cached("porch") is first and latest.get("porch") is first  # within 0.3 s: the last encode
+    # within 0.3 s: the last encode
+    assert latest.cached("porch") is first
+    assert latest.get("porch") is first
     time.sleep(0.35)
     assert latest.cached("porch") is None
-    assert latest.get("porch") != first and calls == [1, 2]
+    assert latest.get("porch") != first
+    assert calls == [1, 2]

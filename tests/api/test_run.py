@@ -66,7 +66,8 @@ def test_first_start_setup_code_then_passwd_while_running(person_clip: ClipInfo,
             done = browser.post("/api/setup", json={"code": code, "password": "first long passphrase"})
             assert done.status_code == 204, done.text
             status = browser.get("/api/status").json()
-            assert status["node"] == "porch-box" and [c["name"] for c in status["cameras"]] == ["porch"]
+            assert status["node"] == "porch-box"
+            assert [c["name"] for c in status["cameras"]] == ["porch"]
             # The installer changes it from a shell while the service runs.
             passwd = subprocess.run(
                 [EDGEWATCH, "passwd", "--config", str(config), "--stdin"],
@@ -84,11 +85,13 @@ def test_first_start_setup_code_then_passwd_while_running(person_clip: ClipInfo,
         assert proc.wait(timeout=20) == 0, "".join(console)
         reader.join(5)
     text = "".join(console)
-    assert "first long passphrase" not in text and "second long passphrase" not in text
+    assert "first long passphrase" not in text
+    assert "second long passphrase" not in text
     assert text.count(code) == 1  # on the console once, never in a log line
     weak = subprocess.run(
         [EDGEWATCH, "passwd", "--config", str(config), "--stdin"],
         input="password123\n", capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ},
     )  # fmt: skip
-    assert weak.returncode == 2 and "edgewatch passwd:" in weak.stderr
+    assert weak.returncode == 2
+    assert "edgewatch passwd:" in weak.stderr

@@ -64,7 +64,9 @@ def test_every_route_is_forbidden_to_an_address_outside_the_lan(client_for: Clie
     for method, path in requests:
         response = outsider.request(method, path, headers=SAME_ORIGIN)
         assert response.status_code == 403, (method, path, response.status_code)
-        assert "porch" not in response.text and "test" not in response.text  # nothing about the box
+        # nothing about the box
+        assert "porch" not in response.text
+        assert "test" not in response.text
 
 
 def test_the_lan_itself_is_let_in(client_for: Clients) -> None:
@@ -93,7 +95,9 @@ def test_a_password_logs_in_and_logout_ends_the_session(client_for: Clients) -> 
     response = login(browser)
     assert response.status_code == 204
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/" in cookie
     assert browser.get("/api/status").status_code == 200
     assert browser.post("/api/logout", headers=SAME_ORIGIN).status_code == 204
     assert browser.get("/api/status").status_code == 401
@@ -129,7 +133,8 @@ def test_login_itself_refuses_a_foreign_origin(client_for: Clients) -> None:
     response = client_for().post(
         "/api/login", json={"username": "admin", "password": PASSWORD}, headers={"origin": "http://evil.example"}
     )
-    assert response.status_code == 403 and "set-cookie" not in response.headers
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
 
 
 def test_no_cors(client_for: Clients) -> None:
@@ -162,15 +167,18 @@ def test_api_tokens_are_for_hubs_hashed_at_rest_and_revocable(client_for: Client
     hub = client_for("192.168.1.20")
     bearer = {"authorization": f"Bearer {token}"}
     metrics = hub.get("/metrics", headers=bearer)
-    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
     assert 'edgewatch_camera_online{camera="porch"} 0.0' in metrics.text  # its camera never connects
-    assert "edgewatch_inference_seconds_bucket" in metrics.text and 'edgewatch_mode{mode="away"} 1.0' in metrics.text
+    assert "edgewatch_inference_seconds_bucket" in metrics.text
+    assert 'edgewatch_mode{mode="away"} 1.0' in metrics.text
     assert hub.get("/api/status", headers=bearer).json()["node"] == "test"
     # A token cannot mint tokens (a leaked hub token must not entrench itself).
     assert hub.post("/api/tokens", json={"name": "more"}, headers={**bearer, **SAME_ORIGIN}).status_code == 403
     assert hub.get("/metrics", headers={"authorization": f"Bearer {token}x"}).status_code == 401
     stored = credentials_path(stack.config.storage.path).read_text()
-    assert token not in stored and "prometheus" in stored
+    assert token not in stored
+    assert "prometheus" in stored
     assert [t["name"] for t in browser.get("/api/tokens").json()] == ["prometheus"]
     assert browser.delete(f"/api/tokens/{token_id}", headers=SAME_ORIGIN).status_code == 204
     assert hub.get("/metrics", headers=bearer).status_code == 401
@@ -202,14 +210,17 @@ def test_first_boot_has_no_password_and_only_the_setup_code_sets_one(
     wrong = client.post("/api/setup", json={"code": "WRONG-CODE-XX", "password": "a fine long passphrase"})
     assert wrong.status_code == 401
     weak = client.post("/api/setup", json={"code": code, "password": "password1"})
-    assert weak.status_code == 422 and "weak" in weak.json()["detail"]
+    assert weak.status_code == 422
+    assert "weak" in weak.json()["detail"]
     done = client.post("/api/setup", json={"code": code, "password": "a fine long passphrase"})
-    assert done.status_code == 204 and "ew_session" in done.cookies
+    assert done.status_code == 204
+    assert "ew_session" in done.cookies
     assert client.get("/api/status").status_code == 200
     assert client.get("/api/setup").json() == {"required": False}
     again = client.post("/api/setup", json={"code": code, "password": "another long passphrase"})
     assert again.status_code == 409  # the code worked once
-    assert code not in caplog.text and "a fine long passphrase" not in caplog.text
+    assert code not in caplog.text
+    assert "a fine long passphrase" not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -254,7 +265,8 @@ def test_chunked_bodies_are_refused_with_411(client_for: Clients) -> None:
         yield b'"home"}'
 
     response = browser.put("/api/mode", content=chunks(), headers=SAME_ORIGIN)
-    assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
+    assert response.status_code == 411
+    assert "Content-Length" in response.json()["detail"]
 
 
 def test_secrets_never_come_back_in_responses_or_logs(
@@ -267,12 +279,14 @@ def test_secrets_never_come_back_in_responses_or_logs(
     caplog.set_level(logging.DEBUG)
     too_long = "hunter2" + "p" * 2000
     response = client.post("/api/login", json={"username": "admin", "password": too_long})
-    assert response.status_code == 422 and "hunter2" not in response.text  # the input is not echoed
+    assert response.status_code == 422
+    assert "hunter2" not in response.text  # the input is not echoed
     assert client.post("/api/login", json={"username": "admin", "password": "hunter2-wrong"}).status_code == 401
     login(client)
     for path in ("/api/status", "/metrics", "/openapi.json", "/api/events", "/api/alerts"):
         assert "hunter2" not in client.get(path).text, path
-    assert "hunter2" not in caplog.text and PASSWORD not in caplog.text
+    assert "hunter2" not in caplog.text
+    assert PASSWORD not in caplog.text
 
 
 def test_a_failing_store_is_a_503_not_a_crash(client_for: Clients, stack: Stack) -> None:
@@ -280,7 +294,8 @@ def test_a_failing_store_is_a_503_not_a_crash(client_for: Clients, stack: Stack)
     login(browser)
     stack.store.close()
     response = browser.get("/api/events")
-    assert response.status_code == 503 and "storage" in response.json()["detail"]
+    assert response.status_code == 503
+    assert "storage" in response.json()["detail"]
     assert browser.get("/api/status").status_code == 200  # status still answers
 
 

@@ -46,7 +46,8 @@ def test_served_on_a_real_socket_and_gone_after_stop(stack: Stack, tmp_path: Pat
     server = serve(stack, tmp_path)
     url = f"http://127.0.0.1:{server.port}"
     response = httpx.get(f"{url}/api/health")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
     assert "server" not in response.headers  # no software banner
     assert httpx.get(f"{url}/api/status").status_code == 401
     server.stop()
@@ -95,7 +96,8 @@ def test_a_taken_port_is_retried_without_taking_the_service_down(
     caplog.set_level(logging.ERROR, logger="app.api.server")
     server.start(wait_s=0.5)
     try:
-        assert server.port is None and "cannot listen on 127.0.0.1" in caplog.text
+        assert server.port is None
+        assert "cannot listen on 127.0.0.1" in caplog.text
         squatter.close()
         deadline = time.monotonic() + 5
         while server.port is None and time.monotonic() < deadline:

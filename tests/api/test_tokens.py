@@ -50,6 +50,7 @@ def test_a_password_change_revokes_every_token_and_session(browser: httpx.Client
     assert browser.post("/api/login", json={"username": "admin", "password": "a new long passphrase"}).is_success
     assert browser.get("/api/tokens").json() == []
     stored = credentials_path(stack.config.storage.path).read_text()
-    assert "home-assistant" not in stored and "prometheus" not in stored
+    assert "home-assistant" not in stored
+    assert "prometheus" not in stored
     fresh = new_token(browser, "home-assistant")  # the hub gets a new one
     assert hub.get("/metrics", headers={"authorization": f"Bearer {fresh}"}).status_code == 200

@@ -49,7 +49,8 @@ def source_parameters(clip: ClipInfo) -> tuple[bytes, ...]:
 def assert_one_timeline(packets: list[Packet]) -> None:
     assert all(type(p.data) is bytes and type(p.pts) is int and type(p.dts) is int for p in packets)
     assert all(b.dts > a.dts and b.pts > a.pts for a, b in itertools.pairwise(packets))
-    assert len({p.origin for p in packets}) == 1 and len({id(p.stream) for p in packets}) == 1
+    assert len({p.origin for p in packets}) == 1
+    assert len({id(p.stream) for p in packets}) == 1
 
 
 def test_one_rtsp_connection_feeds_the_recorder_and_detection(
@@ -63,8 +64,10 @@ def test_one_rtsp_connection_feeds_the_recorder_and_detection(
     try:
         assert wait_for(lambda: len(sink.taken()) >= 36, 15) is not None, (camera.health(), len(sink.taken()))
         frame = camera.slot.peek()
-        assert frame is not None and (frame.width, frame.height) == (1280, 720)
-        assert camera.health().online and camera.health().reconnects == 0
+        assert frame is not None
+        assert (frame.width, frame.height) == (1280, 720)
+        assert camera.health().online
+        assert camera.health().reconnects == 0
     finally:
         camera.stop()
     packets = sink.taken()
@@ -72,7 +75,8 @@ def test_one_rtsp_connection_feeds_the_recorder_and_detection(
     info = packets[0].stream
     assert (info.codec, info.width, info.height) == ("h264", 1280, 720)
     assert parameter_sets("h264", info.extradata) == source_parameters(person_clip)  # the camera's SPS/PPS
-    assert packets[0].keyframe and packets[0].data.startswith(b"\x00\x00\x00\x01")
+    assert packets[0].keyframe
+    assert packets[0].data.startswith(b"\x00\x00\x00\x01")
     keyframes = [i for i, p in enumerate(packets) if p.keyframe]
     assert keyframes[:3] == [0, 12, 24]  # the clip's GOP is 12 frames
     assert not any(p.keyframe for i, p in enumerate(packets) if i not in keyframes)
@@ -103,8 +107,11 @@ def test_a_reconnect_gives_a_new_stream_info_and_origin(
     before, after = packets[:first], packets[first:]
     assert_one_timeline(before)
     assert_one_timeline(after)
-    assert after[0].stream is not before[0].stream and after[0].stream == before[0].stream  # same camera, new info
-    assert after[0].origin != before[0].origin and after[0].keyframe
+    # same camera, new info
+    assert after[0].stream is not before[0].stream
+    assert after[0].stream == before[0].stream
+    assert after[0].origin != before[0].origin
+    assert after[0].keyframe
     assert after[0].time > before[-1].time - 1.0  # the new timeline continues the wall clock
 
 
@@ -119,7 +126,8 @@ def test_a_failing_sink_never_stops_capture(person_clip: ClipInfo, rtsp_cameras:
         seq = camera.slot.peek().seq  # type: ignore[union-attr]
         time.sleep(1.0)
         assert camera.slot.peek().seq > seq  # type: ignore[union-attr]
-        assert camera.health().online and camera.health().reconnects == 0
+        assert camera.health().online
+        assert camera.health().reconnects == 0
     finally:
         camera.stop()
 
@@ -136,7 +144,8 @@ def test_mjpeg_over_http_gives_frames_and_no_packets(person_clip: ClipInfo) -> N
             assert wait_for(lambda: camera.health().online, 10) is not None, camera.health()
             time.sleep(1.0)
             frame = camera.slot.peek()
-            assert frame is not None and (frame.width, frame.height) == (1280, 720)
+            assert frame is not None
+            assert (frame.width, frame.height) == (1280, 720)
         finally:
             camera.stop()
     assert sink.taken() == []
@@ -150,7 +159,8 @@ def test_a_file_gives_its_own_timestamps(person_clip: ClipInfo) -> None:
         count += 1
     source.close()
     packets = sink.taken()
-    assert count == person_clip.frames and len(packets) == person_clip.frames
+    assert count == person_clip.frames
+    assert len(packets) == person_clip.frames
     assert_one_timeline(packets)
     assert [p.pts for p in packets[:3]] == [0, packets[1].pts, 2 * packets[1].pts]  # the file's, not made up
     assert packets[0].stream.extradata[0] == 1  # avcC, as the MP4 demuxer gives it

@@ -27,7 +27,8 @@ def test_good_timestamps_are_kept_and_the_origin_is_the_first_arrival() -> None:
     timeline = PacketTimeline(INFO, 12.0)
     arrivals = [i / 12 for i in range(24)]
     packets = feed(timeline, arrivals, [i * FRAME for i in range(24)])
-    assert [p.pts for p in packets] == [i * FRAME for i in range(24)] and timeline.made_up == 0
+    assert [p.pts for p in packets] == [i * FRAME for i in range(24)]
+    assert timeline.made_up == 0
     assert packets[0].origin == pytest.approx(WALL)
     assert packets[-1].time == pytest.approx(WALL + arrivals[-1])
 
@@ -47,9 +48,12 @@ def test_a_connect_burst_keeps_frame_spacing_and_sets_the_origin_after_it() -> N
     burst = [i * 0.002 for i in range(60)]  # 5 s of buffered frames in 0.12 s
     paced = [burst[-1] + (i + 1) / 12 for i in range(12)]
     out = feed(timeline, burst, [None] * 60)
-    assert out == [] and timeline.origin is None  # held while the burst lasts
+    # held while the burst lasts
+    assert out == []
+    assert timeline.origin is None
     out += feed(timeline, paced, [None] * 12)
-    assert len(out) == 72 and len({p.origin for p in out}) == 1
+    assert len(out) == 72
+    assert len({p.origin for p in out}) == 1
     assert all(b.pts - a.pts == FRAME for a, b in itertools.pairwise(out[:61]))
     # The burst's frames were ~5 s old: the first one is placed ~5 s before it arrived.
     assert out[0].time == pytest.approx(WALL - 59 / 12 + burst[-1], abs=0.01)
@@ -59,7 +63,8 @@ def test_a_connect_burst_keeps_frame_spacing_and_sets_the_origin_after_it() -> N
 def test_a_stream_that_never_paces_is_settled_by_the_hold_limit_and_flush() -> None:
     timeline = PacketTimeline(INFO, 12.0)
     out = feed(timeline, [i * 0.001 for i in range(HOLD_PACKETS)], [i * FRAME for i in range(HOLD_PACKETS)])
-    assert len(out) == HOLD_PACKETS and timeline.origin is not None
+    assert len(out) == HOLD_PACKETS
+    assert timeline.origin is not None
     short = PacketTimeline(INFO, 12.0)
     assert feed(short, [0.0, 0.001], [0, FRAME]) == []
     assert [p.pts for p in short.flush()] == [0, FRAME]

@@ -23,22 +23,26 @@ def test_spec_example_is_valid() -> None:
     assert config.node_id == "garage-pi"
     assert config.cameras["driveway"].zones["porch"][0] == (0.10, 0.55)
     rule = config.rules[0]
-    assert rule.min_dwell == 1.0 and rule.cooldown == 60.0
+    assert rule.min_dwell == 1.0
+    assert rule.cooldown == 60.0
     assert rule.modes == (Mode.AWAY, Mode.NIGHT)
     assert rule.schedule is not None
     window = rule.schedule[0]
     assert (window.start, window.end) == (22 * 60, 6 * 60 + 30)  # crosses midnight
-    assert config.mqtt is not None and config.mqtt.tls.ca_file is None
+    assert config.mqtt is not None
+    assert config.mqtt.tls.ca_file is None
     assert config.api.listen == ("0.0.0.0", 8080)
 
 
 def test_only_cameras_are_required_and_defaults_are_sensible() -> None:
     config = parse_config("cameras:\n  front:\n    source: rtsp://10.0.0.5/live\n")
-    assert config.detector.type == "auto" and config.detector.model is None
+    assert config.detector.type == "auto"
+    assert config.detector.model is None
     assert config.mqtt is None  # nothing is published without a broker section
     assert config.mode is Mode.AWAY
     assert set(config.api.allow) == {"private", "loopback", "link-local"}
-    assert config.storage.max_mb == 2048 and config.storage.retain_days == 14
+    assert config.storage.max_mb == 2048
+    assert config.storage.retain_days == 14
     assert config.cameras["front"].detect_fps == 5.0
     assert config.node_id  # from the host name
 
@@ -284,7 +288,8 @@ def test_error_messages_never_echo_camera_credentials() -> None:
             detect_fps: 99
         """
     )
-    assert lines and not any("hunter2" in line for line in lines)
+    assert lines
+    assert not any("hunter2" in line for line in lines)
 
 
 # --- objects: -------------------------------------------------------------------------------
@@ -292,7 +297,8 @@ def test_error_messages_never_echo_camera_credentials() -> None:
 
 def test_objects_section_defaults_and_frigate_shaped_values() -> None:
     default = parse_config("cameras: {a: {source: a.mp4}}\n")
-    assert default.objects.track == DEFAULT_TRACK and default.objects.filters == {}
+    assert default.objects.track == DEFAULT_TRACK
+    assert default.objects.filters == {}
     config = parse_config(
         textwrap.dedent(
             """
@@ -373,4 +379,5 @@ def test_unknown_objects_labels_are_allowed_with_a_custom_label_map() -> None:
         "cfg.yaml:2:39: objects.filters.fox: unknown object 'fox'",  # at the key
     ]
     config = parse_config(text + "detector: {labels: /etc/edgewatch/labels.txt}\n")
-    assert config.objects.track == ("raccoon",) and set(config.objects.filters) == {"fox"}
+    assert config.objects.track == ("raccoon",)
+    assert set(config.objects.filters) == {"fox"}

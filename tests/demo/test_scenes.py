@@ -68,11 +68,14 @@ def test_nearer_layers_hide_farther_ones_and_the_frame_edge_cuts() -> None:
 
 def test_a_path_keeps_its_pace_between_corners_and_eases_into_a_stop() -> None:
     path = Motion([(0.0, 0.0), (4.0, 400.0), (8.0, 400.0)], ease=1.0)
-    assert path.at(2.0) == pytest.approx(200.0) and path.speed(2.0) == pytest.approx(100.0)
-    assert path.at(6.0) == pytest.approx(400.0) and path.speed(6.0) == 0.0
+    assert path.at(2.0) == pytest.approx(200.0)
+    assert path.speed(2.0) == pytest.approx(100.0)
+    assert path.at(6.0) == pytest.approx(400.0)
+    assert path.speed(6.0) == 0.0
     steps = [path.at(3.4 + k * 0.1) for k in range(13)]  # through the stop at 4 s
     speeds = [b - a for a, b in itertools.pairwise(steps)]
-    assert all(s >= 0 for s in speeds) and all(b <= a + 1e-9 for a, b in itertools.pairwise(speeds))
+    assert all(s >= 0 for s in speeds)
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(speeds))
 
 
 # -- the scenes ---------------------------------------------------------------------------------
@@ -92,15 +95,18 @@ def test_the_crossing_hides_b_behind_a_for_about_a_second() -> None:
     frames = [seen for _, seen in scene("crossing", fps=fps)]
     middle = round(6.1 * fps)
     a, b = of(frames[middle], 1), of(frames[middle], 2)
-    assert a is not None and b is not None
-    assert a.visible >= 0.95 and b.visible < 0.1
+    assert a is not None
+    assert b is not None
+    assert a.visible >= 0.95
+    assert b.visible < 0.1
     hidden = [i for i, seen in enumerate(frames) if (s := of(seen, 2)) is not None and s.visible < 0.1]
     around = [i for i in hidden if abs(i - middle) <= 2 * fps]
     assert 0.75 * fps <= len(around) <= 1.5 * fps
     assert around == list(range(around[0], around[-1] + 1))  # one spell
     # Apart, each shows (nearly) whole: B loses only the strip the low hedge hides of her waist.
     assert all(s.visible >= 0.9 for s in frames[round(2.5 * fps)])
-    assert a.box[3] == SMALL[1] and abs(b.box[3] - 0.92 * SMALL[1]) <= 3
+    assert a.box[3] == SMALL[1]
+    assert abs(b.box[3] - 0.92 * SMALL[1]) <= 3
 
 
 def test_the_garage_motorcycle_is_parked_and_dips_while_she_passes() -> None:
@@ -110,12 +116,17 @@ def test_the_garage_motorcycle_is_parked_and_dips_while_she_passes() -> None:
     boxes = {b.box for b in bikes if b is not None}
     assert len(boxes) == 1  # it never moves
     visible = [b.visible for b in bikes if b is not None]
-    assert visible[0] == 1.0 and visible[-1] == 1.0  # nobody in front of it at the start and end
+    # nobody in front of it at the start and end
+    assert visible[0] == 1.0
+    assert visible[-1] == 1.0
     assert min(visible) < 0.85
     passing = [i for i, seen in enumerate(frames) if of(seen, 2) is not None]
     assert visible.index(min(visible)) in passing
     (x1, y1, x2, y2), (w, h) = boxes.pop(), SMALL
-    assert 0.1 * w <= x1 and x2 <= 0.95 * w and (x2 - x1) >= 0.7 * w and (y2 - y1) >= 0.8 * h
+    assert 0.1 * w <= x1
+    assert x2 <= 0.95 * w
+    assert (x2 - x1) >= 0.7 * w
+    assert (y2 - y1) >= 0.8 * h
 
 
 def test_visits_are_three_separate_passes_with_an_empty_driveway_between() -> None:
@@ -123,7 +134,8 @@ def test_visits_are_three_separate_passes_with_an_empty_driveway_between() -> No
     frames = [seen for _, seen in scene("visits", fps=fps)]
     runs = [[i for i, seen in enumerate(frames) if of(seen, oid) is not None] for oid in (1, 2, 3)]
     for run in runs:
-        assert run == list(range(run[0], run[-1] + 1)) and 5 * fps <= len(run) <= 6.5 * fps
+        assert run == list(range(run[0], run[-1] + 1))
+        assert 5 * fps <= len(run) <= 6.5 * fps
     for before, after in itertools.pairwise(runs):
         assert 2.5 * fps <= after[0] - before[-1] - 1 <= 3.5 * fps
     assert all(len(seen) <= 1 for seen in frames)
@@ -138,14 +150,17 @@ def test_linger_stands_at_the_middle_for_eight_seconds() -> None:
     centres = [((s.box[0] + s.box[2]) / 2 if (s := of(seen, 1)) else None) for seen in frames]
     standing = [i for i, c in enumerate(centres) if c is not None and abs(c - w / 2) <= 0.01 * w]
     assert len(standing) >= 7.5 * fps
-    assert centres[0] is None and centres[-1] is None  # in from off-screen, and gone again
+    # in from off-screen, and gone again
+    assert centres[0] is None
+    assert centres[-1] is None
 
 
 def test_edge_parked_motorcycle_stays_cut_by_the_edge() -> None:
     frames = [seen for _, seen in scene("edge_parked", fps=3)]
     bikes = [of(seen, 1) for seen in frames]
     boxes = {b.box for b in bikes if b is not None}
-    assert len(boxes) == 1 and len(bikes) == len(frames)
+    assert len(boxes) == 1
+    assert len(bikes) == len(frames)
     assert boxes.pop()[2] == SMALL[0]
     visible = [b.visible for b in bikes if b is not None]
     assert 0.55 <= visible[0] <= 0.8  # ~35% of it is outside the frame
@@ -181,8 +196,10 @@ def test_make_scene_writes_the_video_annexb_and_truth_that_loads_back(tmp_path: 
     assert info.truth == truth_path(info.path) == tmp_path / "e.scene.json"
     assert SceneInfo.load(info.truth) == info
     assert [(o.id, o.label, o.role) for o in info.objects] == [(1, "motorcycle", "parked"), (2, "person", "arrival")]
-    assert len(info.frames) == 40 and info.seconds == 20.0
-    assert info.annexb is not None and info.annexb.read_bytes().startswith(b"\x00\x00\x00\x01")
+    assert len(info.frames) == 40
+    assert info.seconds == 20.0
+    assert info.annexb is not None
+    assert info.annexb.read_bytes().startswith(b"\x00\x00\x00\x01")
     assert len(decode(info.path)) == 40
     assert len(decode(info.annexb)) == 40
 
@@ -197,8 +214,10 @@ def test_the_command_line_makes_the_scenes_asked_for(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("\n") == 1 and "wind" in done.stdout
+    assert done.stdout.count("\n") == 1
+    assert "wind" in done.stdout
     info = SceneInfo.load(tmp_path / "wind.scene.json")
-    assert info.objects == () and {d.what for d in info.distractors} >= {"wheelie bin", "bin bag"}
+    assert info.objects == ()
+    assert {d.what for d in info.distractors} >= {"wheelie bin", "bin bag"}
     assert len(decode(tmp_path / "wind.mp4")) == len(info.frames) == 40
     assert SCENES == ("visits", "linger", "crossing", "garage", "arrival", "edge_parked", "distant", "wind", "bin_day")

@@ -55,11 +55,14 @@ def coco() -> Iterator[Detector]:
 
 
 def test_the_vehicle_clip_decodes_with_its_ground_truth_beside_it(vehicle_clip: ClipInfo) -> None:
-    assert vehicle_clip.kind == "vehicle" and vehicle_clip.fps == 12 and vehicle_clip.size == (1280, 720)
+    assert vehicle_clip.kind == "vehicle"
+    assert vehicle_clip.fps == 12
+    assert vehicle_clip.size == (1280, 720)
     assert vehicle_clip.truth == truth_path(vehicle_clip.path)
     assert ClipInfo.load(vehicle_clip.truth) == vehicle_clip
     assert json.loads(vehicle_clip.truth.read_text())["kind"] == "vehicle"
-    assert vehicle_clip.annexb is not None and vehicle_clip.annexb.read_bytes().startswith(b"\x00\x00\x00\x01")
+    assert vehicle_clip.annexb is not None
+    assert vehicle_clip.annexb.read_bytes().startswith(b"\x00\x00\x00\x01")
     frames = decode(vehicle_clip.path)
     assert len(frames) == vehicle_clip.frames == 120
     assert all(f.shape == (720, 1280, 3) for f in frames)
@@ -73,7 +76,8 @@ def test_it_rides_in_from_the_left_slows_down_and_parks(vehicle_clip: ClipInfo) 
     entering = [b for b in boxes[first:] if b is not None and b[0] == 0]
     assert len(entering) >= 5  # it comes in over the left edge...
     rights = [b[2] for b in entering]
-    assert rights[0] < 0.1 * 1280 and all(b > a for a, b in itertools.pairwise(rights))  # ...growing in
+    assert rights[0] < 0.1 * 1280
+    assert all(b > a for a, b in itertools.pairwise(rights))  # ...growing in
 
     parked = parked_frames(vehicle_clip)
     assert parked[0] <= 0.56 * vehicle_clip.frames  # parked by ~55% of the clip...
@@ -100,7 +104,8 @@ def test_the_cut_out_is_one_solid_blob_of_a_motorcycle() -> None:
     h, w = cut.alpha.shape[:2]
     assert cut.bgr.shape == (h, w, 3)
     # The bike spans roughly x 95-690, y 85-445 of the 741x500 photo.
-    assert 540 <= w <= 600 and 340 <= h <= 380, (w, h)
+    assert 540 <= w <= 600, (w, h)
+    assert 340 <= h <= 380, (w, h)
     solid = (cut.alpha[..., 0] >= 0.5).astype(np.uint8)
     count, _ = cv2.connectedComponents(solid)
     assert count == 2  # one blob (and the background)
@@ -130,7 +135,8 @@ def test_frames_are_deterministic_and_right_to_left_mirrors_the_ride() -> None:
     entering = next(b for b in boxes if b is not None)
     assert entering[2] == 320  # in over the right edge
     parked = boxes[-1]
-    assert parked is not None and (parked[0] + parked[2]) / 2 < 0.55 * 320  # parks left of centre
+    assert parked is not None
+    assert (parked[0] + parked[2]) / 2 < 0.55 * 320  # parks left of centre
 
 
 def test_clip_command_line_makes_a_vehicle_clip(tmp_path: Path) -> None:
@@ -146,8 +152,11 @@ def test_clip_command_line_makes_a_vehicle_clip(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "vehicle in" in done.stdout
     info = ClipInfo.load(truth_path(out))
-    assert info.kind == "vehicle" and info.frames == 24 and info.size == (320, 180)
-    assert info.boxes[0] is None and info.boxes[-1] is not None
+    assert info.kind == "vehicle"
+    assert info.frames == 24
+    assert info.size == (320, 180)
+    assert info.boxes[0] is None
+    assert info.boxes[-1] is not None
     assert len(decode(out)) == 24
 
 

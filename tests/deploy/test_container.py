@@ -162,6 +162,7 @@ def podman() -> Podman:
 
 @dataclass(frozen=True)
 class Built:
+    tag: str
     output: str
     seconds: float
 
@@ -202,10 +203,10 @@ def base_image(podman: Podman) -> str:
     return BASE_TAG
 
 
-def podman_build(podman: Podman, context: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def podman_build(podman: Podman, context: Path, *args: str, base: str) -> subprocess.CompletedProcess[str]:
     return podman(
         "build", "--format", "docker", *ulimit_flags(), *ca_mounts(context.parent),
-        "--build-arg", f"BASE_IMAGE={BASE_TAG}", "--build-arg", "MODELS=context", *args, str(context),
+        "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "MODELS=context", *args, str(context),
         timeout=3600, merged=True,
     )  # fmt: skip
 
@@ -215,13 +216,13 @@ def image(podman: Podman, base_image: str, tmp_path_factory: pytest.TempPathFact
     context = build_context(tmp_path_factory.mktemp("container") / "context")
     before = _image_id(podman, IMAGE_TAG)
     started = time.monotonic()
-    built = podman_build(podman, context, "-t", IMAGE_TAG)
+    built = podman_build(podman, context, "-t", IMAGE_TAG, base=base_image)
     seconds = time.monotonic() - started
     print(f"container image build (MODELS=context): {seconds:.1f} s", file=sys.stderr)
     assert built.returncode == 0, built.stdout[-5000:]
     if before and before != _image_id(podman, IMAGE_TAG):
         podman("rmi", before)  # the image this build replaced (its cached layers stay)
-    return Built(built.stdout, seconds)
+    return Built(IMAGE_TAG, built.stdout, seconds)
 
 
 def _image_id(podman: Podman, tag: str) -> str:
@@ -273,7 +274,7 @@ def container(
         "-v", f"{person_clip.path}:/clips/person.mp4:ro",
         "-v", f"{photos}:/photos:ro",
         "-p", f"127.0.0.1:{port}:8080",
-        IMAGE_TAG,
+        image.tag,
     )  # fmt: skip
     try:
         assert run.returncode == 0, run.stderr
@@ -307,13 +308,15 @@ def _logs(podman: Podman, name: str) -> str:
 def test_a_build_without_coral_repository_succeeds_and_says_it_detects_on_the_cpu(podman: Podman, image: Built) -> None:
     warnings = podman("run", "--rm", *ulimit_flags(), "--entrypoint", "cat", IMAGE_TAG, "/opt/edgewatch/build-warnings")
     assert warnings.returncode == 0, warnings.stderr
-    assert warnings.stdout.startswith(NO_CORAL) and "detects on the CPU" in warnings.stdout, warnings.stdout
+    assert warnings.stdout.startswith(NO_CORAL), warnings.stdout
+    assert "detects on the CPU" in warnings.stdout, warnings.stdout
     if _ran(image.output, 'case "$CORAL" in'):  # a cached step prints nothing; the image keeps its warnings
         assert NO_CORAL in image.output
     no_runtime = podman(
         "run", "--rm", *ulimit_flags(), "--entrypoint", "dpkg-query", IMAGE_TAG, "-W", "libedgetpu1-std"
     )
-    assert no_runtime.returncode != 0 and "libedgetpu1-std" in no_runtime.stderr, no_runtime.stdout
+    assert no_runtime.returncode != 0, no_runtime.stdout
+    assert "libedgetpu1-std" in no_runtime.stderr, no_runtime.stdout
     # --format docker keeps the HEALTHCHECK (podman drops it from an OCI image)
     health = podman("image", "inspect", "--format", "{{json .Config.Healthcheck}}", IMAGE_TAG)
     assert "/api/health" in health.stdout, health.stdout + health.stderr
@@ -370,7 +373,8 @@ def test_openvino_runs_inside_on_x86_64_without_its_telemetry(podman: Podman, co
     assert inside.returncode == 0, inside.stderr
     found = json.loads(inside.stdout)
     if platform.machine() != "x86_64":  # the image leaves OpenVINO out: LiteRT, saying why
-        assert found["backend"] == "cpu" and "OpenVINO is not installed" in inside.stderr, inside.stderr
+        assert found["backend"] == "cpu", inside.stderr
+        assert "OpenVINO is not installed" in inside.stderr, inside.stderr
         return
     assert found["backend"] == "openvino", inside.stderr
     assert "person" in [d["label"] for d in found["detections"]], found
@@ -387,7 +391,8 @@ def test_the_root_filesystem_is_read_only(podman: Podman, container: Running) ->
     # root in the container owns /etc/edgewatch: only the read-only mount stops it writing there
     for path in ("/etc/edgewatch/probe", "/opt/edgewatch/probe", "/probe"):
         wrote = podman("exec", "--user", "0", container.name, "sh", "-c", f"echo x > {path}")
-        assert wrote.returncode != 0 and "Read-only file system" in wrote.stderr, (path, wrote.stderr)
+        assert wrote.returncode != 0, (path, wrote.stderr)
+        assert "Read-only file system" in wrote.stderr, (path, wrote.stderr)
     # what stays writable: the state volume and the /tmp tmpfs
     for path in ("/var/lib/edgewatch/probe", "/tmp/probe"):
         wrote = podman("exec", container.name, "sh", "-c", f"echo x > {path} && rm {path}")
@@ -396,12 +401,13 @@ def test_the_root_filesystem_is_read_only(podman: Podman, container: Running) ->
 
 @pytest.mark.image
 @pytest.mark.timeout(1200)  # the first one builds the container image
+@pytest.mark.usefixtures("image")
 def test_models_context_without_built_models_fails_with_one_clear_line(
-    podman: Podman, image: Built, tmp_path: Path
+    podman: Podman, base_image: str, tmp_path: Path
 ) -> None:
     context = build_context(tmp_path / "context")
     shutil.rmtree(context / "models" / "build")
-    built = podman_build(podman, context)
+    built = podman_build(podman, context, base=base_image)
     assert built.returncode != 0
     line = (
         "MODELS=context: models/build/SHA256SUMS is not in the build context: build the models first "

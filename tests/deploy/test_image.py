@@ -71,7 +71,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     prebuilt = os.environ.get("EDGEWATCH_TEST_IMAGE")  # a developer's rerun: the image build.sh just made
     if prebuilt:
         image = Path(prebuilt).resolve()
-        assert image.exists() and (WORK / "rootfs").is_dir(), f"{image} and its work folder {WORK}"
+        assert image.exists(), f"{image} and its work folder {WORK}"
+        assert (WORK / "rootfs").is_dir(), f"{image} and its work folder {WORK}"
         return Built(image, WORK / "rootfs")
     out = tmp_path_factory.mktemp("dist")
     started = time.monotonic()
@@ -154,8 +155,11 @@ def _write_boot_file(raw: Path, source: Path, name: str) -> None:
 
 def test_the_image_is_a_pi_card(raw: Path) -> None:
     boot, root = _partitions(raw)
-    assert boot.start == 4 << 20 and boot.type == "c" and boot.bootable  # FAT32 LBA: what the Pi's ROM reads
-    assert root.type == "83" and root.start == boot.start + boot.size
+    assert boot.start == 4 << 20
+    assert boot.type == "c"  # FAT32 LBA: what the Pi's ROM reads
+    assert boot.bootable
+    assert root.type == "83"
+    assert root.start == boot.start + boot.size
     files = _boot_files(raw)
     # The Pi's firmware and Debian's arm64 kernel with its device trees for the Pi 3, 4, 400 and CM4,
     # under their upstream names (config.txt's upstream_kernel=1 makes the firmware look for those).
@@ -169,7 +173,8 @@ def test_the_image_is_a_pi_card(raw: Path) -> None:
     assert {"arm_64bit=1", "upstream_kernel=1", f"kernel={kernel}", f"initramfs {initrd}"} <= set(config), config
     cmdline = _read_boot_file(raw, "cmdline.txt", raw.parent / "cmdline.txt").read_text().split()
     # The root by its label; the HDMI screen (tty0) last, so that it is /dev/console.
-    assert "root=LABEL=RASPIROOT" in cmdline and [a for a in cmdline if a.startswith("console=")][-1] == "console=tty0"
+    assert "root=LABEL=RASPIROOT" in cmdline
+    assert [a for a in cmdline if a.startswith("console=")][-1] == "console=tty0"
 
 
 def test_the_image_holds_no_identity_of_its_own(built: Built) -> None:
@@ -402,7 +407,8 @@ def test_second_boot_takes_the_installers_key_and_config(second_boot: Machine, k
     machine = second_boot
     assert wait_until(lambda: _ssh_banner(machine.ssh).startswith(b"SSH-"), timeout=120, step=2.0)
     whoami = _ssh(machine, key, "id -u")
-    assert whoami.returncode == 0 and whoami.stdout.strip() == "0", whoami.stderr
+    assert whoami.returncode == 0, whoami.stderr
+    assert whoami.stdout.strip() == "0", whoami.stderr
     # No password is ever accepted, only the key.
     password = _ssh(
         machine,
@@ -427,8 +433,10 @@ def test_second_boot_takes_the_installers_key_and_config(second_boot: Machine, k
     machine_id, hostname, active, timesync, setup_file, left_on_card, root_mib, _ = facts.stdout.split("\n")[:8]
     assert re.fullmatch(r"[0-9a-f]{32}", machine_id)
     first_name = re.search(r"host name: (edgewatch-[0-9a-f]{6}) ", first_boot.console_text())
-    assert first_name and hostname == first_name.group(1)  # named once, at the first boot
-    assert active == "active" and timesync == "active"
+    assert first_name
+    assert hostname == first_name.group(1)  # named once, at the first boot
+    assert active == "active"
+    assert timesync == "active"
     assert setup_file == "600 root"
     assert left_on_card == "0"  # the config with its camera password is off the card
     flashed_mib = first_boot.root_at_power_on >> 20
@@ -458,7 +466,9 @@ def test_second_boot_takes_the_installers_key_and_config(second_boot: Machine, k
     print(f"doctor --json on the booted image: {json.dumps(report)[:3000]}", file=sys.stderr)
     checks = {c["name"]: c["status"] for c in report["checks"]}
     # The arm64 runtime runs the verified models; the card's disk has room.
-    assert checks["runtime"] == "ok" and checks["models"] == "ok" and checks["disk"] == "ok", report
+    assert checks["runtime"] == "ok", report
+    assert checks["models"] == "ok", report
+    assert checks["disk"] == "ok", report
 
     # The setup code from root's file sets the admin password through the forwarded API.
     code = _ssh(machine, key, "cat /root/edgewatch-setup-code")

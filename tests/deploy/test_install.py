@@ -399,7 +399,8 @@ def test_models_are_installed_verified_and_found_by_the_app(chroot: Chroot) -> N
     )  # fmt: skip
     assert done.returncode == 0, _output(done)
     found = [d for d in json.loads(done.stdout)["detections"] if d["label"] == "person"]
-    assert found and found[0]["score"] > 0.6, done.stdout  # the default COCO NanoDet: 0.73-0.75
+    assert found, done.stdout
+    assert found[0]["score"] > 0.6, done.stdout  # the default COCO NanoDet: 0.73-0.75
 
 
 def test_openvino_is_installed_on_amd64_only_and_runs_the_model(chroot: Chroot) -> None:
@@ -424,7 +425,8 @@ def test_openvino_is_installed_on_amd64_only_and_runs_the_model(chroot: Chroot) 
     result = json.loads(done.stdout)
     assert result["backend"] == "openvino", _output(done)
     found = [d for d in result["detections"] if d["label"] == "person"]
-    assert found and found[0]["score"] > 0.6, done.stdout
+    assert found, done.stdout
+    assert found[0]["score"] > 0.6, done.stdout
     assert not chroot.path("/var/lib/edgewatch/intel").exists(), "OpenVINO wrote its telemetry id into HOME"
 
 
@@ -456,7 +458,8 @@ def test_a_tampered_model_is_refused(chroot: Chroot) -> None:
             "edgewatch install: error: the models in /src-tampered/models do not match their SHA256SUMS "
             "(corrupt or tampered) — rebuild them" in done.stderr
         ), _output(done)
-        assert "venv:" not in done.stdout and "user:" not in done.stdout, "it must stop before any step"
+        assert "venv:" not in done.stdout, "it must stop before any step"
+        assert "user:" not in done.stdout, "it must stop before any step"
         assert chroot.path("/opt/edgewatch/models/build/person_ssdlite_uint8.tflite").read_bytes() == installed
     finally:
         shutil.rmtree(tampered)
@@ -496,13 +499,16 @@ def test_the_setup_code_helper_is_installed_for_root_and_runs_on_bookworm(chroot
         (runtime / "setup-code").write_text("K7QM-2XHP-9TRB\n", encoding="ascii")
         config.write_text("cameras: {}\napi:\n  listen: 0.0.0.0:9090\n", encoding="utf-8")
         done = chroot.run("env", "EDGEWATCH_CONFIG=/tmp/listen.yaml", SETUP_HELPER, "show")
-        assert done.returncode == 0 and not done.stderr, _output(done)
+        assert done.returncode == 0, _output(done)
+        assert not done.stderr, _output(done)
         st = kept.stat()
         assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o600, 0, 0)
         text = kept.read_text(encoding="utf-8")
-        assert text.startswith("K7QM-2XHP-9TRB\n") and ":9090/login" in text, text
+        assert text.startswith("K7QM-2XHP-9TRB\n"), text
+        assert ":9090/login" in text, text
         done = chroot.run(SETUP_HELPER, "clear")
-        assert done.returncode == 0 and not kept.exists(), _output(done)
+        assert done.returncode == 0, _output(done)
+        assert not kept.exists(), _output(done)
     finally:
         shutil.rmtree(runtime)
         config.unlink(missing_ok=True)
@@ -593,7 +599,9 @@ def test_dockerfile_runtime_stage_is_non_root_and_healthchecked() -> None:
     # The numeric user is the edgewatch account the stage creates (uid 10001).
     assert any(word == "RUN" and f"--uid {user} " in rest and " edgewatch" in rest for word, rest in final)
     health = [rest for word, rest in final if word == "HEALTHCHECK"]
-    assert health and "http://127.0.0.1:8080/api/health" in health[-1] and "urllib" in health[-1]
+    assert health
+    assert "http://127.0.0.1:8080/api/health" in health[-1]
+    assert "urllib" in health[-1]
     assert ("ENTRYPOINT", '["edgewatch"]') in final
     assert ("CMD", '["run", "--config", "/etc/edgewatch/config.yaml"]') in final
     assert ("EXPOSE", "8080") in final

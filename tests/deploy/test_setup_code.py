@@ -95,7 +95,9 @@ def _output(done: subprocess.CompletedProcess[str]) -> str:
 def test_show_keeps_the_code_for_root_and_puts_it_on_every_console(box: Box) -> None:
     box.give_code()
     done = box.run("show")
-    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", _output(done)
+    assert done.returncode == 0, _output(done)
+    assert done.stdout == "", _output(done)
+    assert done.stderr == "", _output(done)
     st = box.root_file.stat()
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, os.geteuid(), os.getegid())
     lines = box.root_file.read_text().splitlines()
@@ -122,11 +124,14 @@ def test_show_replaces_the_copy_of_an_earlier_start(box: Box) -> None:
 def test_show_without_a_code_removes_a_stale_copy_and_says_nothing(box: Box) -> None:
     box.root_file.write_text(CODE + "\n")  # from a start before the password was set
     done = box.run("show")
-    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", _output(done)
+    assert done.returncode == 0, _output(done)
+    assert done.stdout == "", _output(done)
+    assert done.stderr == "", _output(done)
     assert not box.root_file.exists()
     assert [console.read() for console in box.consoles] == ["", ""]
     again = box.run("show")  # nothing to remove: still fine
-    assert again.returncode == 0 and not box.root_file.exists(), _output(again)
+    assert again.returncode == 0, _output(again)
+    assert not box.root_file.exists(), _output(again)
 
 
 def test_clear_removes_the_copy(box: Box) -> None:
@@ -167,7 +172,8 @@ def test_consoles_that_are_not_character_devices_are_left_alone(box: Box, tmp_pa
     box.give_code()
     done = box.run("show", extra_consoles=(str(plain), str(missing)))
     assert done.returncode == 0, _output(done)
-    assert plain.read_text() == "" and not missing.exists()
+    assert plain.read_text() == ""
+    assert not missing.exists()
     assert all(CODE in console.read() for console in box.consoles)
 
 
@@ -196,16 +202,19 @@ def test_a_root_file_that_cannot_be_written_still_leaves_the_code_on_screen(box:
     box.root_file = tmp_path / "no-such-folder" / "edgewatch-setup-code"
     done = box.run("show")
     assert done.returncode == 0, _output(done)
-    assert "cannot write" in done.stderr and CODE not in done.stderr
+    assert "cannot write" in done.stderr
+    assert CODE not in done.stderr
     for console in box.consoles:
         shown = console.read()
-        assert CODE in shown and str(box.root_file) not in shown
+        assert CODE in shown
+        assert str(box.root_file) not in shown
 
 
 @pytest.mark.parametrize("args", [[], ["show", "clear"], ["frobnicate"]])
 def test_anything_but_show_or_clear_is_a_usage_error(args: list[str]) -> None:
     done = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and "usage: edgewatch-setup-code show|clear" in done.stderr
+    assert done.returncode == 2
+    assert "usage: edgewatch-setup-code show|clear" in done.stderr
 
 
 def test_the_helper_is_shellcheck_clean_and_strict() -> None:
@@ -213,5 +222,6 @@ def test_the_helper_is_shellcheck_clean_and_strict() -> None:
     done = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     text = SCRIPT.read_text()
-    assert text.startswith("#!/usr/bin/env bash\n") and "\nset -euo pipefail\n" in text
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "\nset -euo pipefail\n" in text
     assert os.access(SCRIPT, os.X_OK), "the checkout's copy is executable (the installer sets 0755 anyway)"

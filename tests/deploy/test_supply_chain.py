@@ -46,7 +46,8 @@ def locked(lock: Path = LOCK) -> dict[str, tuple[str, list[str]]]:
 
 def test_the_lock_pins_every_runtime_and_build_dependency_with_hashes() -> None:
     pins = locked()
-    assert pins and all(hashes for _, hashes in pins.values()), [n for n, (_, h) in pins.items() if not h]
+    assert pins, f"nothing pinned in {LOCK.name}"
+    assert all(hashes for _, hashes in pins.values()), [n for n, (_, h) in pins.items() if not h]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     wanted = [Requirement(r) for r in project["project"]["dependencies"] + project["build-system"]["requires"]]
     for requirement in wanted:
@@ -61,11 +62,13 @@ def test_the_lock_pins_every_runtime_and_build_dependency_with_hashes() -> None:
 
 def test_the_openvino_lock_adds_openvino_for_x86_64_only_with_hashes() -> None:
     main, extra = locked(), locked(OPENVINO_LOCK)
-    assert list(extra) == ["openvino"] and extra["openvino"][1], extra  # not openvino-telemetry
+    assert list(extra) == ["openvino"], extra  # not openvino-telemetry
+    assert extra["openvino"][1], extra
     assert not set(main) & set(extra), "installed together: each package pinned in one lock only"
     assert "openvino" not in main  # the Pi's install stays as it was
     header = OPENVINO_LOCK.read_text(encoding="utf-8").splitlines()[1]
-    assert "-c deploy/requirements.lock" in header and "--python-platform x86_64-" in header, header
+    assert "-c deploy/requirements.lock" in header, header
+    assert "--python-platform x86_64-" in header, header
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     (wanted,) = [Requirement(r) for r in project["project"]["optional-dependencies"]["openvino"]]
     assert wanted.specifier.contains(extra["openvino"][0]), (wanted, extra["openvino"][0])
@@ -109,7 +112,8 @@ def test_the_installer_and_the_container_build_install_nothing_unhashed() -> Non
             hashed = "--require-hashes" in command and "--only-binary=:all:" in command
             hashed = hashed and any(lock in command for lock in locks)
             if locks[1] in command:  # OpenVINO without its telemetry: its only other need is numpy
-                assert "--no-deps" in command and locks[0] not in command, f"{path.name}: {command}"
+                assert "--no-deps" in command, f"{path.name}: {command}"
+                assert locks[0] not in command, f"{path.name}: {command}"
             own_wheel = "--no-deps" in command and "--no-index" in command  # the app itself, nothing fetched
             assert hashed or own_wheel, f"{path.name}: {command}"
             if "wheel" in command.split() or '"$work/src"' in command:
@@ -180,7 +184,8 @@ def test_only_the_key_with_the_pinned_fingerprint_is_trusted(tmp_path: Path, two
 
     impostor = tmp_path / "impostor.gpg"
     refused = trusted_keyring(keys, GOOGLE_APT_KEY, impostor)
-    assert refused.returncode == 1 and not impostor.exists()
+    assert refused.returncode == 1
+    assert not impostor.exists()
     assert f"expected fingerprint {GOOGLE_APT_KEY}, found: {first} {second}" in refused.stderr
     assert "use --no-coral, or check Google's current key" in refused.stderr
 

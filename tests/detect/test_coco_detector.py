@@ -36,19 +36,23 @@ def best(detections: tuple[Detection, ...], labels: set[str] | frozenset[str]) -
 
 def test_the_default_model_is_the_coco_nanodet(detector: TfliteDetector) -> None:
     info = detector.info
-    assert info.model == "coco" and info.family == "nanodet" and info.input_size == (416, 416)
+    assert info.model == "coco"
+    assert info.family == "nanodet"
+    assert info.input_size == (416, 416)
     assert info.model_file.endswith("coco_nanodet_int8.tflite")
 
 
 def test_the_garage_motorcycle_is_a_motorcycle_in_the_right_place(detector: TfliteDetector) -> None:
     top = best(detector.detect(motorcycle_photo(), 0.3).items, {"motorcycle"})
-    assert top is not None and top.score >= 0.6
+    assert top is not None
+    assert top.score >= 0.6
     assert top.box.iou(MOTORCYCLE) >= 0.7
 
 
 def test_the_astronaut_is_a_person(detector: TfliteDetector) -> None:
     top = best(detector.detect(photo("astronaut"), 0.3).items, {"person"})
-    assert top is not None and top.score >= 0.6
+    assert top is not None
+    assert top.score >= 0.6
     assert top.box.iou(ASTRONAUT_PERSON) >= 0.7
 
 
@@ -64,8 +68,10 @@ def test_boxes_follow_the_frame_they_were_found_in(detector: TfliteDetector) -> 
     top = best(detector.detect(frame, 0.3).items, {"motorcycle"})
     sx, sy = 1280 / 741, 720 / 500
     expected = Box(MOTORCYCLE.x1 * sx, MOTORCYCLE.y1 * sy, MOTORCYCLE.x2 * sx, MOTORCYCLE.y2 * sy)
-    assert top is not None and top.box.iou(expected) >= 0.7
-    assert 0 <= top.box.x1 < top.box.x2 <= 1280 and 0 <= top.box.y1 < top.box.y2 <= 720
+    assert top is not None
+    assert top.box.iou(expected) >= 0.7
+    assert 0 <= top.box.x1 < top.box.x2 <= 1280
+    assert 0 <= top.box.y1 < top.box.y2 <= 720
 
 
 def test_min_score_is_honoured(detector: TfliteDetector) -> None:
@@ -81,8 +87,10 @@ def test_float_and_int8_builds_agree(store: ModelStore, detector: TfliteDetector
         for image, label in ((photo("astronaut"), "person"), (motorcycle_photo(), "motorcycle")):
             a = best(detector.detect(image, 0.3).items, {label})
             b = best(float_model.detect(image, 0.3).items, {label})
-            assert a is not None and b is not None, label
-            assert abs(a.score - b.score) < 0.08 and a.box.iou(b.box) >= 0.9, label
+            assert a is not None, label
+            assert b is not None, label
+            assert abs(a.score - b.score) < 0.08, label
+            assert a.box.iou(b.box) >= 0.9, label
     finally:
         float_model.close()
 
@@ -93,11 +101,13 @@ def test_a_nanodet_given_by_path_is_recognised_with_coco_labels(store: ModelStor
     shutil.copy(store.spec("coco", "cpu").path, copy)
     det = open_detector(DetectorConfig(type="cpu", model=str(copy)), store)
     try:
-        assert det.info.family == "nanodet" and det.info.model == str(copy)
+        assert det.info.family == "nanodet"
+        assert det.info.model == str(copy)
         top = best(det.detect(motorcycle_photo(), 0.3).items, {"motorcycle"})
     finally:
         det.close()
-    assert top is not None and top.score >= 0.6
+    assert top is not None
+    assert top.score >= 0.6
 
 
 def test_the_person_ssd_given_by_path_is_still_an_ssd(store: ModelStore, tmp_path: Path) -> None:
@@ -110,4 +120,5 @@ def test_the_person_ssd_given_by_path_is_still_an_ssd(store: ModelStore, tmp_pat
         top = best(det.detect(photo("astronaut"), 0.3).items, {"person"})
     finally:
         det.close()
-    assert top is not None and top.score >= 0.8
+    assert top is not None
+    assert top.score >= 0.8

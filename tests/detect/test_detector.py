@@ -27,7 +27,8 @@ def best_person(detector: TfliteDetector, image: np.ndarray) -> tuple[float, Box
 def test_astronaut_is_a_person_in_the_right_place(person_detector: TfliteDetector) -> None:
     score, box = best_person(person_detector, photo("astronaut"))
     assert score >= 0.8
-    assert box is not None and box.iou(ASTRONAUT_PERSON) >= 0.7
+    assert box is not None
+    assert box.iou(ASTRONAUT_PERSON) >= 0.7
 
 
 def test_cat_and_coffee_are_not_people(person_detector: TfliteDetector) -> None:
@@ -41,16 +42,20 @@ def test_boxes_are_in_pixels_of_the_original_frame(person_detector: TfliteDetect
     frame = cv2.resize(photo("astronaut"), (1280, 720), interpolation=cv2.INTER_LINEAR)
     score, box = best_person(person_detector, frame)
     expected = Box(ASTRONAUT_PERSON.x1 * 2.5, ASTRONAUT_PERSON.y1 * 720 / 512, ASTRONAUT_PERSON.x2 * 2.5, 720)
-    assert score >= 0.8 and box is not None
+    assert score >= 0.8
+    assert box is not None
     assert box.iou(expected) >= 0.7
-    assert 0 <= box.x1 < box.x2 <= 1280 and 0 <= box.y1 < box.y2 <= 720
+    assert 0 <= box.x1 < box.x2 <= 1280
+    assert 0 <= box.y1 < box.y2 <= 720
 
 
 def test_detector_reports_what_it_runs(person_detector: TfliteDetector) -> None:
     info = person_detector.info
-    assert info.backend == "cpu" and info.device is None
+    assert info.backend == "cpu"
+    assert info.device is None
     assert info.runtime.startswith(("ai_edge_litert", "tflite_runtime"))
-    assert info.input_size == (300, 300) and info.model == "person"
+    assert info.input_size == (300, 300)
+    assert info.model == "person"
     assert person_detector.detect(photo("astronaut")).inference_ms > 0
 
 
@@ -60,10 +65,12 @@ def test_float_and_int8_models_agree(store: ModelStore) -> None:
         score, box = best_person(float_model, photo("astronaut"))
     finally:
         float_model.close()
-    assert score >= 0.8 and box is not None and box.iou(ASTRONAUT_PERSON) >= 0.7
+    assert score >= 0.8
+    assert box is not None
+    assert box.iou(ASTRONAUT_PERSON) >= 0.7
 
 
-def test_model_given_by_path_with_its_label_map(store: ModelStore, tmp_path: object) -> None:
+def test_model_given_by_path_with_its_label_map(store: ModelStore) -> None:
     spec = store.spec("person", "cpu")
     labels = store.root / "labels" / "person.txt"
     det = open_detector(DetectorConfig(type="cpu", model=str(spec.path), labels=str(labels)), store)

@@ -70,7 +70,9 @@ def test_both_coral_usb_ids_are_found_with_their_link_speed(tree: FakeTree) -> N
     slow, fast = found
     assert fast.warnings() == ()
     (warning,) = slow.warnings()
-    assert "USB 2 port (480 Mb/s)" in warning and "3-4x slower" in warning and "USB 3" in warning
+    assert "USB 2 port (480 Mb/s)" in warning
+    assert "3-4x slower" in warning
+    assert "USB 3" in warning
     assert slow.node(tree.dev) == tree.dev / "bus" / "usb" / "002" / "007"
 
 
@@ -78,8 +80,10 @@ def test_a_usb_1_link_is_called_unusable_and_an_unknown_speed_is_not_guessed(tre
     tree.usb("1-2", "18d1:9302", "12")
     tree.usb("1-3", "18d1:9302", None)
     low, unknown = list_tpus(tree.sys, tree.dev)
-    assert low.speed_mbps == 12 and "USB 1.x link (12 Mb/s)" in low.warnings()[0]
-    assert unknown.speed_mbps is None and unknown.warnings() == ()
+    assert low.speed_mbps == 12
+    assert "USB 1.x link (12 Mb/s)" in low.warnings()[0]
+    assert unknown.speed_mbps is None
+    assert unknown.warnings() == ()
 
 
 def test_indices_follow_the_bus_path_not_the_creation_order(tree: FakeTree) -> None:
@@ -102,7 +106,9 @@ def test_unreadable_and_vanished_entries_are_skipped_without_raising(tree: FakeT
     (odd / "busnum").write_text("not a number\n")
     found = list_tpus(tree.sys, tree.dev)
     assert [Path(d.path).name for d in found] == ["1-1", "1-4"]
-    assert found[1].speed_mbps is None and found[1].busnum is None and found[1].node(tree.dev) is None
+    assert found[1].speed_mbps is None
+    assert found[1].busnum is None
+    assert found[1].node(tree.dev) is None
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -142,7 +148,8 @@ def test_pcie_cards_without_a_usable_node_are_reported_not_ready(tree: FakeTree)
         ("pci:2", str(unbound), False),
     ]
     assert usb.exists()
-    assert "udev" in found[2].warnings()[0] and found[2].node(tree.dev) is None
+    assert "udev" in found[2].warnings()[0]
+    assert found[2].node(tree.dev) is None
     assert "gasket-dkms" in found[3].warnings()[0]
 
 
@@ -169,7 +176,9 @@ def test_pycoral_records_are_merged_without_duplicates_and_renumbered(tree: Fake
         ("usb:1", str(tree.bus / "3-1")),
         ("pci:0", "/dev/apex_0"),
     ]
-    assert merged[1].usb_id == "18d1:9302" and merged[0].usb_id is None and merged[0].ready
+    assert merged[1].usb_id == "18d1:9302"
+    assert merged[0].usb_id is None
+    assert merged[0].ready
 
 
 @pytest.mark.hardware
@@ -180,7 +189,8 @@ def test_the_real_machine_lists_its_coral() -> None:
     for device in found:
         assert re.fullmatch(r"(usb|pci):\d+", device.name)
         if device.kind == "usb":
-            assert device.usb_id in ("1a6e:089a", "18d1:9302") and Path(device.path).exists()
+            assert device.usb_id in ("1a6e:089a", "18d1:9302")
+            assert Path(device.path).exists()
         else:
             assert device.ready or device.warnings()
     assert sorted(d.index for d in found if d.kind == "usb") == list(range(sum(d.kind == "usb" for d in found)))

@@ -45,19 +45,24 @@ def libedgetpu_without_device(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv(tflite.EDGETPU_LIBRARY_ENV, str(library))
 
 
-def test_edgetpu_without_the_library_says_how_to_install_it(store: ModelStore, no_libedgetpu: None) -> None:
+@pytest.mark.usefixtures("no_libedgetpu")
+def test_edgetpu_without_the_library_says_how_to_install_it(store: ModelStore) -> None:
     with pytest.raises(EdgeTpuUnavailable) as caught:
         open_detector(DetectorConfig(type="edgetpu"), store)
     message = str(caught.value)
-    assert "not installed" in message and "libedgetpu1-std" in message and "detector.type: cpu" in message
+    assert "not installed" in message
+    assert "libedgetpu1-std" in message
+    assert "detector.type: cpu" in message
 
 
-def test_edgetpu_without_a_device_says_what_to_check(store: ModelStore, libedgetpu_without_device: None) -> None:
+@pytest.mark.usefixtures("libedgetpu_without_device")
+def test_edgetpu_without_a_device_says_what_to_check(store: ModelStore) -> None:
     with pytest.raises(EdgeTpuUnavailable) as caught:
         open_detector(DetectorConfig(type="edgetpu", device="usb:1"), store)
     message = str(caught.value)
     assert "no Edge TPU answered on device 'usb:1'" in message
-    assert "plugdev" in message and "edgewatch doctor" in message
+    assert "plugdev" in message
+    assert "edgewatch doctor" in message
 
 
 @pytest.mark.parametrize("fixture", ["no_libedgetpu", "libedgetpu_without_device"])
@@ -69,7 +74,8 @@ def test_auto_runs_on_the_cpu_and_says_why(
         det = open_detector(DetectorConfig(type="auto"), store)
     try:
         assert det.info.backend == "cpu"
-        assert det.info.note is not None and det.info.note.endswith("running on the CPU")
+        assert det.info.note is not None
+        assert det.info.note.endswith("running on the CPU")
         assert any("running on the CPU" in r.getMessage() for r in caplog.records)
         assert any(d.label == "person" and d.score >= 0.6 for d in det.detect(photo("astronaut")).items)
     finally:

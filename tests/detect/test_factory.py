@@ -25,34 +25,40 @@ def no_libedgetpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(tflite.EDGETPU_LIBRARY_ENV, str(tmp_path / "libedgetpu.so.1"))
 
 
-def test_auto_once_without_a_tpu_runs_on_the_cpu_with_the_reason(store: ModelStore, no_libedgetpu: None) -> None:
+@pytest.mark.usefixtures("no_libedgetpu")
+def test_auto_once_without_a_tpu_runs_on_the_cpu_with_the_reason(store: ModelStore) -> None:
     det = open_detector(DetectorConfig(type="auto"), store)
     try:
-        assert det.info.backend == "cpu" and det.info.device is None
+        assert det.info.backend == "cpu"
+        assert det.info.device is None
         assert det.info.note == f"{NO_RUNTIME}; running on the CPU"
     finally:
         det.close()
 
 
-def test_edgetpu_once_without_a_tpu_is_an_error(store: ModelStore, no_libedgetpu: None) -> None:
+@pytest.mark.usefixtures("no_libedgetpu")
+def test_edgetpu_once_without_a_tpu_is_an_error(store: ModelStore) -> None:
     with pytest.raises(EdgeTpuUnavailable) as caught:
         open_detector(DetectorConfig(type="edgetpu"), store)
     assert caught.value.short == NO_RUNTIME
 
 
-def test_auto_supervised_without_a_tpu_is_plain_cpu(store: ModelStore, no_libedgetpu: None) -> None:
+@pytest.mark.usefixtures("no_libedgetpu")
+def test_auto_supervised_without_a_tpu_is_plain_cpu(store: ModelStore) -> None:
     det = open_detector(DetectorConfig(type="auto"), store, supervise=True)
     try:
         assert isinstance(det, SupervisedDetector)
         state = det.state()
-        assert state.info.backend == "cpu" and state.degraded is None and det.info.note is None  # the plan, no fault
+        # the plan, no fault
+        assert state.info.backend == "cpu"
+        assert state.degraded is None
+        assert det.info.note is None
     finally:
         det.close()
 
 
-def test_edgetpu_supervised_without_a_tpu_is_degraded_in_the_one_shot_words(
-    store: ModelStore, no_libedgetpu: None
-) -> None:
+@pytest.mark.usefixtures("no_libedgetpu")
+def test_edgetpu_supervised_without_a_tpu_is_degraded_in_the_one_shot_words(store: ModelStore) -> None:
     det = open_supervised(DetectorConfig(type="edgetpu"), store)
     try:
         assert isinstance(det, SupervisedDetector)
@@ -67,7 +73,9 @@ def test_cpu_is_the_same_detector_either_way(store: ModelStore) -> None:
     once = open_detector(DetectorConfig(type="cpu", model="person"), store)
     supervised = open_detector(DetectorConfig(type="cpu", model="person"), store, supervise=True)
     try:
-        assert type(supervised) is type(once) and supervised.info == once.info  # nothing to supervise
+        # nothing to supervise
+        assert type(supervised) is type(once)
+        assert supervised.info == once.info
     finally:
         once.close()
         supervised.close()
@@ -82,7 +90,7 @@ def test_one_wording_for_why_the_tpu_is_not_used() -> None:
 class _Cpu:
     info = DetectorInfo("cpu", None, "stub", "-", "test", (300, 300))
 
-    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:  # noqa: ARG002 - the Detector protocol
         return Detections((), 1.0)
 
     def close(self) -> None:

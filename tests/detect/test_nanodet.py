@@ -43,7 +43,8 @@ def peaked(side_bins: tuple[int, int, int, int]) -> np.ndarray:
 
 def test_one_anchor_decodes_to_its_box_in_frame_pixels() -> None:
     layout = map_heads(outputs(), CLASSES, (SIZE, SIZE))
-    assert [h.stride for h in layout.heads] == [8, 16] and layout.bins == BINS
+    assert [h.stride for h in layout.heads] == [8, 16]
+    assert layout.bins == BINS
     raw = empty_tensors()
     anchor = 2 * 8 + 3  # row 2, column 3 of the stride-8 grid: centre (28, 20)
     raw[10][0, anchor, 1] = 0.9
@@ -51,7 +52,8 @@ def test_one_anchor_decodes_to_its_box_in_frame_pixels() -> None:
     found = decode(raw, layout, labels=LABELS, min_score=0.5, width=128, height=256)
     assert len(found) == 1
     d = found[0]
-    assert d.label == "car" and d.score == pytest.approx(0.9)
+    assert d.label == "car"
+    assert d.score == pytest.approx(0.9)
     # input box (20, 4, 52, 52) → ×2 horizontally, ×4 vertically
     assert (d.box.x1, d.box.y1, d.box.x2, d.box.y2) == pytest.approx((40, 16, 104, 208))
 
@@ -96,7 +98,8 @@ def test_quantized_outputs_decode_like_float_ones() -> None:
     raw[10][0, 30, 2] = -1  # 0.496: just under the floor
     raw[12][0, 19] = np.clip(peaked((1, 2, 3, 4)) / 0.1, -128, 127).astype(np.int8)  # ±12.7 logits
     found = decode(raw, layout, labels=LABELS, min_score=0.5, width=SIZE, height=SIZE)
-    assert len(found) == 1 and found[0].label == "car"
+    assert len(found) == 1
+    assert found[0].label == "car"
     assert found[0].score == pytest.approx(0.898, abs=0.002)
     assert (found[0].box.x1, found[0].box.y1, found[0].box.x2, found[0].box.y2) == pytest.approx(
         (20, 4, 52, 52), abs=0.1

@@ -94,7 +94,8 @@ def test_the_shipped_model_finds_what_the_nchw_model_found(detector: Detector, n
     then = reference()[name]
     lost = [d for d in then if d[1] >= CHECKED and not _match(d, now)]
     new = [d for d in now if d[1] >= CHECKED and not _match(d, then)]
-    assert not lost and not new, f"{name}: lost {lost}, new {new} (now: {now})"
+    assert not lost, f"{name}: lost {lost}, new {new} (now: {now})"
+    assert not new, f"{name}: lost {lost}, new {new} (now: {now})"
 
 
 def _corners(box: Box) -> list[float]:

@@ -90,8 +90,10 @@ def no_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_openvino_runs_the_default_coco_model_on_the_cpu(ov_int8: TfliteDetector) -> None:
     info = ov_int8.info
     assert (info.backend, info.device, info.model, info.family) == ("openvino", "CPU", "coco", "nanodet")
-    assert info.runtime.startswith("openvino 2026.") and info.note is None
-    assert info.model_file.endswith("coco_nanodet_int8.tflite") and info.input_size == (416, 416)
+    assert info.runtime.startswith("openvino 2026.")
+    assert info.note is None
+    assert info.model_file.endswith("coco_nanodet_int8.tflite")
+    assert info.input_size == (416, 416)
 
 
 def test_the_int8_model_keeps_the_files_int8_tensors_and_quantization(store: ModelStore) -> None:
@@ -102,7 +104,8 @@ def test_the_int8_model_keeps_the_files_int8_tensors_and_quantization(store: Mod
     ov = openvino.OpenVinoModel(spec.path, threads=2)
     lite = tflite.TfliteModel(spec.path, threads=2)
     try:
-        assert ov.input.dtype == np.int8 and ov.input.shape == lite.input.shape
+        assert ov.input.dtype == np.int8
+        assert ov.input.shape == lite.input.shape
         assert ov.input.quantization == declared_input.quantization == lite.input.quantization
         assert ov.input.quantization[0] > 0  # quantized for real, not the float model's (0.0, 0)
         spec_in = make_input_spec(lite.input, spec.mean, spec.std, order=spec.order)
@@ -114,7 +117,8 @@ def test_the_int8_model_keeps_the_files_int8_tensors_and_quantization(store: Mod
         for out in ov.outputs:
             mine = ov.output_view(out.index)
             theirs = lite.output(lite_index[out.name])
-            assert mine.dtype == np.int8 and mine.shape == out.shape == theirs.shape
+            assert mine.dtype == np.int8
+            assert mine.shape == out.shape == theirs.shape
             assert out.quantization == next(t.quantization for t in declared_outputs if t.name == out.name)
             steps = np.abs(mine.astype(np.int32) - theirs.astype(np.int32))
             assert np.percentile(steps, 99) <= 3, out.name
@@ -128,12 +132,14 @@ def test_the_int8_model_keeps_the_files_int8_tensors_and_quantization(store: Mod
 def test_the_float_model_is_float32_through_and_through(ov_float: TfliteDetector, store: ModelStore) -> None:
     ov = openvino.OpenVinoModel(store.spec("coco:cpu-float", "cpu").path, threads=2)
     try:
-        assert ov.input.dtype == np.float32 and ov.input.quantization == (0.0, 0)
+        assert ov.input.dtype == np.float32
+        assert ov.input.quantization == (0.0, 0)
         ov.run(np.zeros(ov.input.shape, np.float32))
         assert {ov.output_view(o.index).dtype for o in ov.outputs} == {np.dtype(np.float32)}
     finally:
         ov.close()
-    assert ov_float.info.backend == "openvino" and ov_float.info.model == "coco:cpu-float"
+    assert ov_float.info.backend == "openvino"
+    assert ov_float.info.model == "coco:cpu-float"
 
 
 def _agree(a: tuple[Detection, ...], b: tuple[Detection, ...], floor: float, name: str) -> None:
@@ -166,9 +172,13 @@ def test_openvino_finds_what_is_there(ov_int8: TfliteDetector, ov_float: TfliteD
     """Against boxes drawn by hand, not against LiteRT: agreeing on a wrong answer would pass above."""
     for det in (ov_int8, ov_float):
         person = best(det.detect(photo("astronaut"), 0.3).items, {"person"})
-        assert person is not None and person.score >= 0.6 and person.box.iou(ASTRONAUT_PERSON) >= 0.7
+        assert person is not None
+        assert person.score >= 0.6
+        assert person.box.iou(ASTRONAUT_PERSON) >= 0.7
         bike = best(det.detect(a_photo("motorcycle"), 0.3).items, {"motorcycle"})
-        assert bike is not None and bike.score >= 0.6 and bike.box.iou(MOTORCYCLE) >= 0.7
+        assert bike is not None
+        assert bike.score >= 0.6
+        assert bike.box.iou(MOTORCYCLE) >= 0.7
         assert best(det.detect(photo("coffee"), 0.5).items, {"person", "car", "motorcycle"}) is None
 
 
@@ -177,7 +187,8 @@ def test_auto_lets_openvino_pick_a_device_and_reports_what_it_picked(store: Mode
     try:
         assert (det.info.backend, det.info.device) == ("openvino", "AUTO")
         person = best(det.detect(photo("astronaut"), 0.3).items, {"person"})
-        assert person is not None and person.score >= 0.6
+        assert person is not None
+        assert person.score >= 0.6
     finally:
         det.close()
 
@@ -208,7 +219,8 @@ def test_the_person_ssd_is_refused_at_start_with_the_fix(store: ModelStore) -> N
         message = str(caught.value)
         assert "person_ssdlite_uint8.tflite cannot run on OpenVINO" in message
         assert "TFLite_Detection_PostProcess" in message
-        assert "detector.model: coco" in message and "detector.type: cpu" in message
+        assert "detector.model: coco" in message
+        assert "detector.type: cpu" in message
 
 
 def test_the_appliance_with_the_person_ssd_on_openvino_stops_at_start_without_a_traceback(tmp_path: Path) -> None:
@@ -220,21 +232,25 @@ def test_the_appliance_with_the_person_ssd_on_openvino_stops_at_start_without_a_
     done = subprocess.run([sys.executable, "-m", "app", "run", "--config", str(config)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert done.returncode == 1, done.stderr
-    assert "cannot run on OpenVINO" in done.stderr and "detector.model: coco" in done.stderr
+    assert "cannot run on OpenVINO" in done.stderr
+    assert "detector.model: coco" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.usefixtures("no_openvino")
 def test_without_openvino_the_box_keeps_detecting_on_litert_degraded(
-    no_openvino: None, store: ModelStore, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    store: ModelStore, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     with caplog.at_level(logging.INFO, logger="app.detect"):
         det = open_supervised(DetectorConfig(type="openvino"), store)
     try:
         info = det.info
         assert (info.backend, info.device, info.note) == ("cpu", None, FALLBACK_NOTE)
-        assert info.runtime.startswith("ai_edge_litert") and info.model == "coco"
+        assert info.runtime.startswith("ai_edge_litert")
+        assert info.model == "coco"
         person = best(det.detect(photo("astronaut"), 0.3).items, {"person"})
-        assert person is not None and person.score >= 0.6
+        assert person is not None
+        assert person.score >= 0.6
         logged = caplog.text
         assert "deploy/requirements-openvino.lock" in logged  # the fix, in the log
         assert "detector: coco on cpu (ai_edge_litert" in logged  # and what runs
@@ -306,7 +322,8 @@ def test_a_module_that_only_has_openvinos_name_is_not_taken_for_it(monkeypatch: 
         openvino.runtime()
 
 
-def test_open_detector_falls_back_the_same_way(no_openvino: None, store: ModelStore) -> None:
+@pytest.mark.usefixtures("no_openvino")
+def test_open_detector_falls_back_the_same_way(store: ModelStore) -> None:
     det = open_detector(DetectorConfig(type="openvino"), store)
     try:
         assert (det.info.backend, det.info.note) == ("cpu", FALLBACK_NOTE)
@@ -323,7 +340,8 @@ def test_an_absent_device_falls_back_to_litert_saying_which(
     try:
         assert det.info.backend == "cpu"
         assert det.info.note == "OpenVINO device GPU.7 is not present; running on the CPU (LiteRT)"
-        assert "OpenVINO finds: CPU" in caplog.text and "detector.device: CPU" in caplog.text
+        assert "OpenVINO finds: CPU" in caplog.text
+        assert "detector.device: CPU" in caplog.text
     finally:
         det.close()
 
@@ -343,17 +361,22 @@ def test_auto_never_picks_openvino(store: ModelStore) -> None:
     det = open_supervised(DetectorConfig(), store)
     try:
         assert isinstance(det, SupervisedDetector)
-        assert det.info.backend == "cpu" and det.info.runtime.startswith("ai_edge_litert")
+        assert det.info.backend == "cpu"
+        assert det.info.runtime.startswith("ai_edge_litert")
     finally:
         det.close()
 
 
 def test_device_presence_follows_openvinos_names() -> None:
-    assert openvino.is_present("CPU", ["CPU"]) and not openvino.is_present("GPU", ["CPU"])
-    assert openvino.is_present("GPU", ["CPU", "GPU"]) and openvino.is_present("GPU.0", ["CPU", "GPU"])
+    assert openvino.is_present("CPU", ["CPU"])
+    assert not openvino.is_present("GPU", ["CPU"])
+    assert openvino.is_present("GPU", ["CPU", "GPU"])
+    assert openvino.is_present("GPU.0", ["CPU", "GPU"])
     assert not openvino.is_present("GPU.1", ["CPU", "GPU"])
-    assert openvino.is_present("GPU", ["GPU.0", "GPU.1"]) and openvino.is_present("GPU.1", ["GPU.0", "GPU.1"])
-    assert openvino.is_present("AUTO", ["CPU"]) and not openvino.is_present("AUTO", [])
+    assert openvino.is_present("GPU", ["GPU.0", "GPU.1"])
+    assert openvino.is_present("GPU.1", ["GPU.0", "GPU.1"])
+    assert openvino.is_present("AUTO", ["CPU"])
+    assert not openvino.is_present("AUTO", [])
 
 
 # -- config ---------------------------------------------------------------------------------

@@ -130,13 +130,15 @@ def test_the_self_test_passes_on_the_real_model_and_fails_on_a_blind_one(detecto
         problem = selftest(blind)
     finally:
         blind.close()
-    assert problem is not None and "self-test failed" in problem
+    assert problem is not None
+    assert "self-test failed" in problem
 
 
 def test_a_healthy_tpu_serves_and_nothing_is_degraded(make_bench: Callable[..., Bench]) -> None:
     bench = make_bench()
     sup = bench.supervisor
-    assert sup.info.backend == "edgetpu" and sup.state().degraded is None
+    assert sup.info.backend == "edgetpu"
+    assert sup.state().degraded is None
     assert people(sup.detect(ASTRONAUT, 0.3))
     assert bench.states == []  # no switch happened after start, so nothing to announce
 
@@ -149,7 +151,9 @@ def test_a_failing_tpu_hands_the_same_frame_to_the_cpu_and_says_so(make_bench: C
     result = sup.detect(ASTRONAUT, 0.3)
     assert people(result)  # the frame was not lost
     state = sup.state()
-    assert state.info.backend == "cpu" and state.degraded is not None and "USB transfer error" in state.degraded
+    assert state.info.backend == "cpu"
+    assert state.degraded is not None
+    assert "USB transfer error" in state.degraded
     assert sup.info.note == state.degraded  # status shows why
     assert bench.states[-1].degraded == state.degraded
 
@@ -162,11 +166,14 @@ def test_a_hung_tpu_is_abandoned_within_seconds(make_bench: Callable[..., Bench]
     started = time.monotonic()
     result = sup.detect(ASTRONAUT, 0.3)
     took = time.monotonic() - started
-    assert people(result) and took < 5.0, took
-    assert sup.state().degraded is not None and "did not answer" in (sup.state().degraded or "")
+    assert people(result), took
+    assert took < 5.0, took
+    assert sup.state().degraded is not None
+    assert "did not answer" in (sup.state().degraded or "")
     # The next calls go straight to the CPU: no waiting on the wedged TPU again.
     started = time.monotonic()
-    assert people(sup.detect(ASTRONAUT, 0.3)) and time.monotonic() - started < 0.5
+    assert people(sup.detect(ASTRONAUT, 0.3))
+    assert time.monotonic() - started < 0.5
 
 
 def test_an_unplugged_tpu_comes_back_by_itself_after_the_self_test(make_bench: Callable[..., Bench]) -> None:
@@ -180,8 +187,10 @@ def test_an_unplugged_tpu_comes_back_by_itself_after_the_self_test(make_bench: C
     assert len(bench.tpus) == 1
     bench.plugged = True  # replugged: a fresh, healthy device
     assert wait_until(lambda: sup.info.backend == "edgetpu", 5.0)
-    assert len(bench.tpus) == 2 and sup.state().degraded is None
-    assert bench.states[-1].degraded is None and bench.states[-2].degraded is not None
+    assert len(bench.tpus) == 2
+    assert sup.state().degraded is None
+    assert bench.states[-1].degraded is None
+    assert bench.states[-2].degraded is not None
     assert people(sup.detect(ASTRONAUT, 0.3))
 
 
@@ -194,14 +203,17 @@ def test_a_returning_tpu_that_fails_the_self_test_is_not_trusted(make_bench: Cal
     assert wait_until(lambda: len(bench.tpus) >= 2, 5.0)
     time.sleep(0.3)
     state = sup.state()
-    assert state.info.backend == "cpu" and "self-test failed" in (state.degraded or "")
+    assert state.info.backend == "cpu"
+    assert "self-test failed" in (state.degraded or "")
     assert people(sup.detect(ASTRONAUT, 0.3))
 
 
 def test_auto_without_any_tpu_is_plain_cpu_until_one_is_plugged_in(make_bench: Callable[..., Bench]) -> None:
     bench = make_bench(plugged=False, quiet_absence=True)
     sup = bench.supervisor
-    assert sup.info.backend == "cpu" and sup.state().degraded is None and sup.info.note is None
+    assert sup.info.backend == "cpu"
+    assert sup.state().degraded is None
+    assert sup.info.note is None
     assert bench.states == []  # nothing to announce: the CPU was the plan
     bench.plugged = True
     assert wait_until(lambda: sup.info.backend == "edgetpu", 5.0)
@@ -211,7 +223,8 @@ def test_auto_without_any_tpu_is_plain_cpu_until_one_is_plugged_in(make_bench: C
 def test_edgetpu_asked_for_and_absent_starts_degraded(make_bench: Callable[..., Bench]) -> None:
     bench = make_bench(plugged=False)
     state = bench.supervisor.state()
-    assert state.info.backend == "cpu" and "no Edge TPU found" in (state.degraded or "")
+    assert state.info.backend == "cpu"
+    assert "no Edge TPU found" in (state.degraded or "")
     assert bench.supervisor.info.note == state.degraded  # status reads it from the start
 
 
@@ -226,7 +239,8 @@ def test_one_supervised_detector_per_edge_tpu() -> None:
         assert [d.device for d in opened if isinstance(d, SupervisedDetector)] == ["usb:0", "usb:1"]
         # No libedgetpu on this machine: each runs degraded on its own CPU model and says which TPU.
         assert [d.info.backend for d in opened] == ["cpu", "cpu"]
-        assert "Edge TPU usb:0" in (opened[0].info.note or "") and "Edge TPU usb:1" in (opened[1].info.note or "")
+        assert "Edge TPU usb:0" in (opened[0].info.note or "")
+        assert "Edge TPU usb:1" in (opened[1].info.note or "")
         assert people(opened[1].detect(ASTRONAUT, 0.3))
     finally:
         for d in opened:

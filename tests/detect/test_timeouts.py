@@ -42,7 +42,8 @@ def test_a_wait_of_nothing_is_refused(hang_s: float) -> None:
 def test_the_parts_default_to_the_one_owner() -> None:
     worker_default = inspect.signature(DetectionWorker.detect).parameters["timeout"].default
     supervisor_default = inspect.signature(SupervisedDetector.__init__).parameters["timeouts"].default
-    assert worker_default == DETECT_TIMEOUTS.request_s and supervisor_default is DETECT_TIMEOUTS
+    assert worker_default == DETECT_TIMEOUTS.request_s
+    assert supervisor_default is DETECT_TIMEOUTS
 
 
 def test_the_service_waits_are_the_derived_ones() -> None:
@@ -60,7 +61,7 @@ class _Tpu:
         self.hang = threading.Event()
         self.release = threading.Event()
 
-    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:  # noqa: ARG002 - the Detector protocol
         if self.hang.is_set():
             self.release.wait(30)
         return Detections((), 1.0)
@@ -72,7 +73,7 @@ class _Tpu:
 class _Cpu:
     info = DetectorInfo("cpu", None, "stub", "-", "test", (300, 300))
 
-    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:  # noqa: ARG002 - the Detector protocol
         return Detections((), 2.0)
 
     def close(self) -> None:
@@ -91,8 +92,10 @@ def test_a_hung_tpu_is_given_up_inside_the_workers_wait() -> None:
         assert supervised.info.backend == "edgetpu"
         tpu.hang.set()
         result = worker.detect("cam", [np.zeros((8, 8, 3), np.uint8)], 0.0, t.request_s)
-        assert result is not None and result[0].inference_ms == 2.0  # the CPU's answer, within the request
-        assert supervised.state().degraded is not None and worker.busy_for() < t.stuck_s
+        assert result is not None
+        assert result[0].inference_ms == 2.0  # the CPU's answer, within the request
+        assert supervised.state().degraded is not None
+        assert worker.busy_for() < t.stuck_s
     finally:
         tpu.release.set()
         worker.stop()

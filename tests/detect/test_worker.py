@@ -24,7 +24,7 @@ class HangingDetector:
         self.release = threading.Event()
         self.info = DetectorInfo("cpu", None, "hang", "-", "test", (300, 300))
 
-    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:  # noqa: ARG002 - the Detector protocol
         self.release.wait(30)
         return Detections((), 1.0)
 
@@ -42,7 +42,8 @@ def test_two_busy_cameras_share_the_real_detector_fairly(detector: TfliteDetecto
     def camera(name: str, batch: int) -> None:
         while not stop.is_set():
             results = worker.detect(name, [image] * batch, 0.5, timeout=10)
-            assert results is not None and len(results) == batch
+            assert results is not None
+            assert len(results) == batch
             found[name] += sum(1 for r in results if any(d.label == "person" for d in r.items))
 
     # Camera a asks for three crops per frame, b for one: b must still get its turns.
@@ -58,7 +59,9 @@ def test_two_busy_cameras_share_the_real_detector_fairly(detector: TfliteDetecto
     requests_a, requests_b = served["a"] / 3, served["b"]
     assert requests_b >= 10, served
     assert 0.7 <= requests_a / requests_b <= 1.4, served  # round-robin: one request each in turn
-    assert found["a"] == served["a"] and found["b"] == served["b"]  # every frame really detected
+    # every frame really detected
+    assert found["a"] == served["a"]
+    assert found["b"] == served["b"]
 
 
 def test_a_stuck_detector_times_out_callers_and_stop_releases_them() -> None:
@@ -75,7 +78,8 @@ def test_a_stuck_detector_times_out_callers_and_stop_releases_them() -> None:
     time.sleep(0.2)
     worker.stop(timeout=0.5)
     waiter.join(5)
-    assert not waiter.is_alive() and results == [None]
+    assert not waiter.is_alive()
+    assert results == [None]
     hanging.close()
 
 
@@ -87,7 +91,7 @@ class TimedDetector:
         self.calls = 0
         self.info = DetectorInfo("cpu", None, "timed", "-", "test", (300, 300))
 
-    def detect(self, image: Image, min_score: float = 0.0) -> Detections:
+    def detect(self, image: Image, min_score: float = 0.0) -> Detections:  # noqa: ARG002 - the Detector protocol
         self.calls += 1
         return Detections((), self.inference_ms)
 
@@ -101,7 +105,8 @@ def test_the_inference_hook_gets_each_images_time_in_seconds() -> None:
     worker.start()
     image = np.zeros((10, 10, 3), np.uint8)
     results = worker.detect("a", [image] * 3, 0.5, timeout=5)
-    assert results is not None and len(results) == 3
+    assert results is not None
+    assert len(results) == 3
     assert worker.detect("b", [image], 0.5, timeout=5) is not None
     assert wait_until(lambda: len(seen) >= 4), seen
     worker.stop()
@@ -122,9 +127,12 @@ def test_a_failing_inference_hook_never_stops_detection(caplog: pytest.LogCaptur
     with caplog.at_level(logging.ERROR, logger="app.detect.worker"):
         for _ in range(3):
             results = worker.detect("a", [image, image], 0.5, timeout=5)
-            assert results is not None and len(results) == 2
+            assert results is not None
+            assert len(results) == 2
         assert wait_until(lambda: len(calls) >= 6), calls
     stats = worker.stats()
     worker.stop()
-    assert detector.calls == 6 and stats.errors == 0 and stats.served == {"a": 6}
+    assert detector.calls == 6
+    assert stats.errors == 0
+    assert stats.served == {"a": 6}
     assert len([r for r in caplog.records if "inference hook failed" in r.getMessage()]) == 1  # logged once

@@ -50,11 +50,16 @@ def test_an_alert_from_the_pipeline_arrives_with_the_spec_payload(
         finally:
             service.stop()
     body = json.loads(payload)
-    assert set(body) == ALERT_FIELDS and not retained
+    assert set(body) == ALERT_FIELDS
+    assert not retained
     assert (body["rule"], body["camera"], body["label"], body["late"]) == ("anyone", "drive", "person", False)
-    assert body["id"] == f"{body['event_id']}:anyone" and body["severity"] == "alert"
-    assert all(0.0 <= v <= 1.0 for v in body["box"]) and body["sent_at"].endswith("Z")
-    assert status.mqtt is not None and status.mqtt.connected and status.mqtt.outbox == 0
+    assert body["id"] == f"{body['event_id']}:anyone"
+    assert body["severity"] == "alert"
+    assert all(0.0 <= v <= 1.0 for v in body["box"])
+    assert body["sent_at"].endswith("Z")
+    assert status.mqtt is not None
+    assert status.mqtt.connected
+    assert status.mqtt.outbox == 0
     # The API listens on all interfaces (default 0.0.0.0:8080): the link names this box by the
     # address it reaches the broker from — on a LAN the box's LAN address; here the broker is on
     # loopback, which no other machine could open, so by its host name.
@@ -137,13 +142,15 @@ def test_discovery_is_republished_when_home_assistant_comes_online(
         time.sleep(1.0)  # published by now: a hub that connects later gets it retained
         with subscriber(broker, "homeassistant/#") as sub:
             payload, retained = sub.next("homeassistant/select/garage-pi/+/config")
-            assert retained and json.loads(payload)["availability_topic"] == "edgewatch/garage-pi/available"
+            assert retained
+            assert json.loads(payload)["availability_topic"] == "edgewatch/garage-pi/available"
             sub.drain("homeassistant/#", wait=1.0)
             sub.publish("homeassistant/status", b"online")
             # answered within REDISCOVER_SPACING_S of the connect's own discovery (+ the 1 s tick)
             again = sub.drain("homeassistant/+/garage-pi/+/config", wait=12.0)
             components = {json.loads(p)["unique_id"] for p in again if p}
-            assert "garage-pi_mode" in components and any(c.startswith("garage-pi_rule_") for c in components)
+            assert "garage-pi_mode" in components
+            assert any(c.startswith("garage-pi_rule_") for c in components)
 
 
 def test_commands_are_validated_applied_and_echoed(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
@@ -159,13 +166,15 @@ def test_commands_are_validated_applied_and_echoed(mosquitto_broker: Callable[..
                 sub.publish("edgewatch/garage-pi/drive/enabled/set", junk)
             sub.publish("edgewatch/garage-pi/nocam/enabled/set", b"OFF")
             time.sleep(1.0)
-            assert control.mode is Mode.AWAY and control.enabled == {"drive": True}
+            assert control.mode is Mode.AWAY
+            assert control.enabled == {"drive": True}
             assert bridge.client.connected  # nothing crashed the network thread
             sub.publish("edgewatch/garage-pi/mode/set", b" night\n")
             assert sub.next("edgewatch/garage-pi/mode")[0] == b"night"
             assert control.mode.value == "night"
             sub.publish("edgewatch/garage-pi/drive/enabled/set", b"OFF")
-            assert sub.next("edgewatch/garage-pi/drive/enabled")[0] == b"OFF" and not control.enabled["drive"]
+            assert sub.next("edgewatch/garage-pi/drive/enabled")[0] == b"OFF"
+            assert not control.enabled["drive"]
 
 
 def test_two_boxes_on_one_broker_never_collide(mosquitto_broker: Callable[..., Mosquitto], tmp_path: Path) -> None:
@@ -230,7 +239,8 @@ def test_snapshots_leave_the_box_only_when_enabled(
             finally:
                 service.stop()
         if enabled:
-            assert jpegs and jpegs[0][:2] == b"\xff\xd8"  # a JPEG
+            assert jpegs
+            assert jpegs[0][:2] == b"\xff\xd8"  # a JPEG
         else:
             assert jpegs == []
 

@@ -35,7 +35,8 @@ def test_alerts_and_events_carry_the_clip_url_when_the_camera_records(
             change = json.loads(sub.next("edgewatch/garage-pi/events")[0])
     assert body["clip_url"] == f"http://{host}:8080/api/events/evt-7/clip.mp4"
     assert body["snapshot_url"] == f"http://{host}:8080/api/events/evt-7/snapshot.jpg"
-    assert change["type"] == "new" and change["event"]["id"] == "evt-7"
+    assert change["type"] == "new"
+    assert change["event"]["id"] == "evt-7"
     assert change["event"]["clip_url"] == f"http://{host}:8080/api/events/evt-7/clip.mp4"
 
 
@@ -52,7 +53,8 @@ def test_no_clip_url_for_a_camera_that_does_not_record(
             store.add_alert(sent)
             bridge.on_alert(sent)
             body = json.loads(sub.next("edgewatch/garage-pi/alerts")[0])
-    assert "clip_url" in body and body["clip_url"] is None
+    assert "clip_url" in body
+    assert body["clip_url"] is None
     assert body["snapshot_url"] is not None
 
 

@@ -101,7 +101,8 @@ def test_every_config_has_what_ha_requires() -> None:
         }
         for key, value in payload.items():
             if key.endswith("_topic"):
-                assert value.startswith("edgewatch/garage-pi/") and not set(value) & set(" +#"), (key, value)
+                assert value.startswith("edgewatch/garage-pi/"), (key, value)
+                assert not set(value) & set(" +#"), (key, value)
 
 
 def test_payloads_round_trip_as_json() -> None:
@@ -120,37 +121,46 @@ def test_entities() -> None:
     assert len(entities) == 1 + 1 + 2 * 2 + 2 * (3 + len(LABELS))
 
     component, degraded = entities["detector_degraded"]
-    assert component == "binary_sensor" and degraded["state_topic"] == t.detector == "edgewatch/garage-pi/detector"
-    assert degraded["device_class"] == "problem" and "value_json.degraded" in degraded["value_template"]
+    assert component == "binary_sensor"
+    assert degraded["state_topic"] == t.detector == "edgewatch/garage-pi/detector"
+    assert degraded["device_class"] == "problem"
+    assert "value_json.degraded" in degraded["value_template"]
 
     component, mode = entities["mode"]
     assert component == "select"
-    assert mode["state_topic"] == t.mode and mode["command_topic"] == t.mode_set
+    assert mode["state_topic"] == t.mode
+    assert mode["command_topic"] == t.mode_set
     assert mode["options"] == ["home", "away", "night", "disarmed"] == [m.value for m in Mode]
 
     component, rule = entities["rule_person_at_porch"]
     assert component == "binary_sensor"
     assert rule["state_topic"] == t.rule_state("person_at_porch") == "edgewatch/garage-pi/rules/person_at_porch/state"
     assert (rule["payload_on"], rule["payload_off"]) == ("ON", "OFF")
-    assert rule["device_class"] == "occupancy" and rule["name"] == "Person at porch"
+    assert rule["device_class"] == "occupancy"
+    assert rule["name"] == "Person at porch"
 
     component, event = entities["event_car_in_drive"]
-    assert component == "event" and event["state_topic"] == "edgewatch/garage-pi/rules/car_in_drive/event"
-    assert event["event_types"] == ["person"] and event["name"] == "Car in drive alert"
+    assert component == "event"
+    assert event["state_topic"] == "edgewatch/garage-pi/rules/car_in_drive/event"
+    assert event["event_types"] == ["person"]
+    assert event["name"] == "Car in drive alert"
 
     component, motion = entities["motion_driveway"]
     assert component == "binary_sensor"
-    assert motion["device_class"] == "motion" and motion["state_topic"] == t.motion("driveway")
+    assert motion["device_class"] == "motion"
+    assert motion["state_topic"] == t.motion("driveway")
     assert (motion["payload_on"], motion["payload_off"]) == ("ON", "OFF")
 
     component, status = entities["status_porch"]
     assert component == "binary_sensor"
-    assert status["device_class"] == "connectivity" and status["state_topic"] == t.camera_status("porch")
+    assert status["device_class"] == "connectivity"
+    assert status["state_topic"] == t.camera_status("porch")
     assert (status["payload_on"], status["payload_off"]) == ("online", "offline")
 
     component, enabled = entities["enabled_porch"]
     assert component == "switch"
-    assert enabled["command_topic"] == t.enabled_set("porch") and enabled["state_topic"] == t.enabled("porch")
+    assert enabled["command_topic"] == t.enabled_set("porch")
+    assert enabled["state_topic"] == t.enabled("porch")
     assert (enabled["payload_on"], enabled["payload_off"]) == ("ON", "OFF")
 
     component, count = entities["count_driveway__traffic_light"]
@@ -158,7 +168,8 @@ def test_entities() -> None:
     assert count["state_topic"] == t.count("driveway", "traffic light") == "edgewatch/garage-pi/driveway/traffic_light"
     assert count["state_class"] == "measurement"
     assert "unit_of_measurement" not in count
-    assert count["name"] == "Driveway traffic light count" and count["icon"] == "mdi:counter"
+    assert count["name"] == "Driveway traffic light count"
+    assert count["icon"] == "mdi:counter"
     assert entities["count_porch__person"][1]["icon"] == "mdi:account"
     assert entities["count_porch__car"][1]["icon"] == "mdi:car"
     assert entities["enabled_porch"][1]["name"] == "Porch detection"
@@ -175,7 +186,8 @@ def test_a_count_sensor_for_every_class_in_use_with_topic_safe_ids() -> None:
     assert counts["count_driveway__hair_drier"]["name"] == "Driveway hair drier count"
     for label in labels:
         topic = counts[f"count_driveway__{label.replace(' ', '_')}"]["state_topic"]
-        assert topic == t.count("driveway", label) and not set(topic) & set(" +#"), topic
+        assert topic == t.count("driveway", label), topic
+        assert not set(topic) & set(" +#"), topic
 
 
 def test_two_boxes_share_no_topic_and_no_unique_id() -> None:

@@ -69,8 +69,11 @@ def test_new_event_shape() -> None:
     assert after["score"] == 0.8123
     assert after["end_time"] is None
     assert after["frame_time"] == ours["start_time"]
-    assert after["entered_zones"] == ["yard"] and after["current_zones"] == ["yard"]
-    assert after["has_snapshot"] is False and after["false_positive"] is False and after["has_clip"] is False
+    assert after["entered_zones"] == ["yard"]
+    assert after["current_zones"] == ["yard"]
+    assert after["has_snapshot"] is False
+    assert after["false_positive"] is False
+    assert after["has_clip"] is False
     assert after["sub_label"] is None
     assert after["box"] == [64, 96, 320, 432]  # pixels of a 640x480 frame
     assert all(isinstance(v, int) for v in after["box"])
@@ -89,7 +92,8 @@ def test_update_carries_both_states() -> None:
     assert data["type"] == "update"
     assert data["before"]["entered_zones"] == ["yard"]
     assert data["after"]["entered_zones"] == ["yard", "porch"]
-    assert data["before"]["top_score"] == 0.9 and data["after"]["top_score"] == 0.95
+    assert data["before"]["top_score"] == 0.9
+    assert data["after"]["top_score"] == 0.95
     assert data["before"]["box"] == [128, 144, 640, 648]
     assert data["after"]["box"] == [256, 144, 768, 648]
     assert data["before"]["id"] == data["after"]["id"] == EVENT.id
@@ -103,7 +107,8 @@ def test_end_event() -> None:
     after = data["after"]
     assert after["end_time"] == 1764025230.5 == after["frame_time"]
     assert after["stationary"] is True
-    assert after["entered_zones"] == ["yard"] and after["current_zones"] == []
+    assert after["entered_zones"] == ["yard"]
+    assert after["current_zones"] == []
 
 
 def test_label_with_space_is_kept_in_the_payload() -> None:

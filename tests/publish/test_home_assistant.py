@@ -161,21 +161,26 @@ def test_entities_are_named_for_people_with_classes_and_icons(mosquitto_broker: 
         connected(bridge)
         entities = discovery_now(broker)
     names = {oid: e["name"] for oid, e in entities.items()}
-    assert names["mode"] == "Mode" and names["detector_degraded"] == "Detector degraded"
+    assert names["mode"] == "Mode"
+    assert names["detector_degraded"] == "Detector degraded"
     assert names["rule_person_in_garage"] == "Person in garage"  # the id made readable
     assert names["event_person_in_garage"] == "Person in garage alert"
     assert names["rule_cars"] == "Car on the drive"  # the rule's title
     assert names["motion_garage"] == "Garage door motion"  # the camera's name
-    assert names["status_garage"] == "Garage door camera" and names["enabled_garage"] == "Garage door detection"
+    assert names["status_garage"] == "Garage door camera"
+    assert names["enabled_garage"] == "Garage door detection"
     assert names["motion_side_yard"] == "Side yard motion"
     assert names["count_side_yard__person"] == "Side yard person count"
     for oid, name in names.items():  # sentence case, no raw ids: HA shows "<device> <name>"
-        assert isinstance(name, str) and name[0].isupper() and "_" not in name, (oid, name)
+        assert isinstance(name, str), (oid, name)
+        assert name[0].isupper(), (oid, name)
+        assert "_" not in name, (oid, name)
 
     rule = entities["rule_person_in_garage"]
     assert (rule["component"], rule["device_class"]) == ("binary_sensor", "occupancy")
     counts = {oid: e for oid, e in entities.items() if oid.startswith("count_")}
-    assert counts and all(e["state_class"] == "measurement" and e["icon"] for e in counts.values())
+    assert counts
+    assert all(e["state_class"] == "measurement" and e["icon"] for e in counts.values())
     assert counts["count_garage__person"]["icon"] == "mdi:account"
     assert counts["count_garage__car"]["icon"] == "mdi:car"
     assert counts["count_garage__truck"]["icon"] == "mdi:truck"
@@ -221,14 +226,16 @@ def test_each_fresh_alert_fires_its_rules_event_entity(mosquitto_broker: Broker,
                 bridge.on_alert(each)
             seen = hub.collect(None, 2.0)
         left = retained(broker, f"{P}/rules/#")
-    assert event["component"] == "event" and event["state_topic"] == f"{P}/rules/porch/event"
+    assert event["component"] == "event"
+    assert event["state_topic"] == f"{P}/rules/porch/event"
     assert event["event_types"] == ["dog", "person"]
     alerts = [json.loads(p) for t, p in seen if t == f"{P}/alerts"]
     events = [json.loads(p) for t, p in seen if t == f"{P}/rules/porch/event"]
     assert sorted(a["id"] for a in alerts) == sorted([fresh.id, stale.id])
     assert len(events) == 1  # an alert ten minutes old is history, not something to act on now
     fired = events[0]
-    assert fired["event_type"] == "person" and fired["event_type"] in event["event_types"]
+    assert fired["event_type"] == "person"
+    assert fired["event_type"] in event["event_types"]
     assert {k: v for k, v in fired.items() if k != "event_type"} == next(a for a in alerts if a["id"] == fresh.id)
     assert f"{P}/rules/porch/event" not in left  # events are never retained (HA would replay them)
 
@@ -245,7 +252,8 @@ def test_the_snapshot_image_entity_exists_only_when_snapshots_are_opted_in(
             found[enabled] = discovered(list(retained(broker, "homeassistant/image/#").items()))
     assert found[False] == {}
     image = found[True]["snapshot_drive"]
-    assert image["image_topic"] == f"{P}/drive/snapshot" and image["content_type"] == "image/jpeg"
+    assert image["image_topic"] == f"{P}/drive/snapshot"
+    assert image["content_type"] == "image/jpeg"
     assert image["name"] == "Drive snapshot"
 
 
@@ -302,7 +310,8 @@ def test_a_starting_camera_never_flips_offline_then_online(
                 said = [p for _, p in hub.collect(None, 1.5)]
             finally:
                 service.stop()
-            assert said[-1:] == [b"online"] and b"offline" not in said, (start, said)
+            assert said[-1:] == [b"online"], (start, said)
+            assert b"offline" not in said, (start, said)
 
 
 # -- security 4: retained commands, an unguessable client id -----------------------------------------
@@ -343,7 +352,9 @@ def test_retained_commands_are_ignored_and_cleared_at_start_and_at_every_reconne
             assert wait_until(lambda: not commands_retained(), 5)  # seen, and cleared: the box has decided
             assert control.mode is Mode.HOME
     said = [r.getMessage() for r in caplog.records if "retained command" in r.getMessage()]
-    assert len(said) == 1 and f"{P}/mode/set" in said[0]  # said once, not per message
+    # said once, not per message
+    assert len(said) == 1
+    assert f"{P}/mode/set" in said[0]
     assert "disarmed" not in said[0]
 
 
@@ -370,7 +381,8 @@ def test_the_client_id_cannot_be_guessed_and_a_namesake_cannot_knock_the_box_off
                     time.sleep(1.5)
                     namesake.loop_stop()
                     namesake.disconnect()
-                    assert bridge.client.connected and bridge.client.status().reconnects == 0
+                    assert bridge.client.connected
+                    assert bridge.client.status().reconnects == 0
                     assert "already connected, closing old connection" not in broker.log()
             finally:
                 bridge.stop()

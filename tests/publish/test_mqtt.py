@@ -63,7 +63,7 @@ class Watcher:
             self.close()
             raise TimeoutError("watcher: no SUBACK from the broker")
 
-    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+    def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
         with self._cond:
             self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
             self._cond.notify_all()
@@ -427,7 +427,8 @@ def test_refused_login_is_reported_retried_and_fixed_by_a_restart_then_acl_drops
 
     assert wait_until(lambda: "refused the login" in (probe.client.status().error or ""), timeout=3)
     error = probe.client.status().error or ""
-    assert "not authorized" in error and "'edge'" in error
+    assert "not authorized" in error
+    assert "'edge'" in error
     # paho keeps retrying with backoff after a refusal: attempts at ~0 s, 1 s, 3 s.
     assert wait_until(lambda: broker.log().count("disconnected, not authorised") >= 2, timeout=4.5), broker.log()
     assert not probe.client.connected
@@ -638,7 +639,8 @@ def test_callbacks_run_in_our_event_thread_and_a_stuck_one_holds_up_no_traffic(
         assert all(hub.wait_for(f"{T}/a", key.encode()) for key in later)  # written
         hub.publish(f"{T}/cmd", b"while stuck")  # QoS 1: our client must read it and answer
         assert wait_until(lambda: "Received PUBACK from edgewatch-test" in broker.log()), broker.log()[-2000:]
-        assert probe.client.connected and order == ["first"]
+        assert probe.client.connected
+        assert order == ["first"]
         assert probe.messages == []  # queued behind the stuck callback, in order
     # The broker's acks of `later` were read before that PUBACK was sent: the connection may go
     # now, and they still run once the callback returns.

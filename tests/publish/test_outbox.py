@@ -292,7 +292,7 @@ def test_companions_go_out_with_the_alert_on_the_same_connection(store: Store) -
     clock, publisher = Clock(T0), Publisher()
     publisher.live = 5
 
-    def companions(sent: Alert, payload: dict[str, Any]) -> list[Message]:
+    def companions(_sent: Alert, payload: dict[str, Any]) -> list[Message]:
         return [Message("p/event", json.dumps({"of": payload["id"]}).encode())]
 
     with running(store, publisher, clock, companions=companions) as outbox:

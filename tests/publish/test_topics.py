@@ -99,7 +99,9 @@ def test_label_slugs_are_topic_safe_and_unique_for_coco() -> None:
     assert len(set(slugs)) == len(slugs)
     for slug in slugs:
         assert not set(slug) & set(" +#/"), slug
-        assert "__" not in slug and not slug.startswith("_") and not slug.endswith("_")
+        assert "__" not in slug
+        assert not slug.startswith("_")
+        assert not slug.endswith("_")
     assert Topics("edgewatch", "n").count("cam", "traffic light") == "edgewatch/n/cam/traffic_light"
 
 

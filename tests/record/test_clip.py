@@ -23,7 +23,8 @@ def segments(source: Source, tmp_path_factory: pytest.TempPathFactory) -> list[S
 def clip_duration(path: Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        assert stream.duration is not None and stream.time_base is not None
+        assert stream.duration is not None
+        assert stream.time_base is not None
         return float(stream.duration * stream.time_base)
 
 
@@ -36,11 +37,14 @@ def test_clip_is_whole_gops_around_the_window(source: Source, segments: list[Seg
     last = math.ceil(13.6 * fps / gop) * gop - 1  # the end of the GOP holding the end: frame 167
     assert frame_indices(clip.path) == list(range(first, last + 1))  # decodes; every frame once, in order
     assert clip.frames == last - first + 1
-    assert clip.segments == 3 and not clip.partial and clip.skipped == 0
+    assert clip.segments == 3
+    assert not clip.partial
+    assert clip.skipped == 0
     assert clip.start == pytest.approx(ORIGIN + 5.0)
     assert clip.end == pytest.approx(ORIGIN + 14.0)
     # It covers the window, within one segment either side.
-    assert clip.start <= start and clip.end >= end
+    assert clip.start <= start
+    assert clip.end >= end
     assert clip_duration(clip.path) == pytest.approx(clip.duration, abs=1 / fps)
     assert end - start <= clip_duration(clip.path) <= end - start + 2 * 4.0
 
@@ -80,7 +84,8 @@ def test_clip_of_an_event_still_recording_is_partial_and_grows(source: Source, t
     items = packets(source.path)
     for packet in items[:130]:  # 10.8 s: segments 0-4 and 4-8 finished, 8-... being written
         writer.write(packet)
-    assert len(done) == 2 and writer.recording
+    assert len(done) == 2
+    assert writer.recording
     assert len(list(folder.rglob("*.part"))) == 1
 
     event = (ORIGIN + 6.0, ORIGIN + 15.0)

@@ -97,7 +97,8 @@ def test_a_segment_cut_anywhere_is_repaired_to_its_whole_gops_or_removed(source:
 
         assert not list(folder.rglob("*.part")), cut
         if whole == 0:
-            assert result.removed == (part,) and not result.repaired
+            assert result.removed == (part,)
+            assert not result.repaired
             assert not list(folder.rglob("*.mp4")), cut
         else:
             (repaired,) = result.repaired

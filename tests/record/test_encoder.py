@@ -41,11 +41,14 @@ def test_mjpeg_frames_are_encoded_bounded_and_recorded(tmp_path: Path) -> None:
         out += encoder.encode(frame, ORIGIN + i / 15)
     out += encoder.flush()
 
-    assert len(out) == 30 and encoder.skipped == 60  # 5 fps of the 15
+    # 5 fps of the 15
+    assert len(out) == 30
+    assert encoder.skipped == 60
     info = out[0].stream
     assert (info.codec, info.width, info.height) == ("h264", 1280, 720)
     assert [i for i, p in enumerate(out) if p.keyframe] == [0, 10, 20]  # every 2 s
-    assert out[0].time == ORIGIN and out[-1].time == pytest.approx(ORIGIN + 29 / 5)
+    assert out[0].time == ORIGIN
+    assert out[-1].time == pytest.approx(ORIGIN + 29 / 5)
 
     segments = record(out, tmp_path / "mjpeg", target=2.0)
     assert [s.frames for s in segments] == [10, 10, 10]
@@ -71,7 +74,9 @@ def test_a_new_frame_size_starts_a_new_stream_and_segment(tmp_path: Path) -> Non
     for i, frame in enumerate(mjpeg_frames(15, (1280, 720), first=500)):
         out += encoder.encode(frame, ORIGIN + 3 + i / 5)
     out += encoder.flush()
-    assert out[15].keyframe and out[15].stream.width == 1280 and out[14].stream.width == 640
+    assert out[15].keyframe
+    assert out[15].stream.width == 1280
+    assert out[14].stream.width == 640
     segments = record(out, tmp_path / "cam", target=10.0)
     assert [(s.stream.width, s.frames) for s in segments] == [(640, 15), (1280, 15)]
     assert frame_indices(segments[1].path) == list(range(500, 515))
@@ -83,11 +88,11 @@ def test_encoded_size_is_bounded_and_even() -> None:
     assert encoded_size(640, 480, 1280) == (640, 480)
     assert encoded_size(1281, 721, 1280) == (1280, 720)
     assert encoded_size(333, 201, 1280) == (332, 200)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="frame size must be positive, not 0x480"):
         encoded_size(0, 480, 1280)
 
 
-def test_frames_must_be_bgr(tmp_path: Path) -> None:
+def test_frames_must_be_bgr() -> None:
     encoder = FrameEncoder()
     with pytest.raises(ValueError, match="BGR"):
         encoder.encode(np.zeros((720, 1280), dtype=np.uint8), ORIGIN)

@@ -25,7 +25,9 @@ def test_time_bound_reaches_back_the_pre_capture_and_at_most_one_gop_more(source
     assert held[0].keyframe
     assert held[0].time == ORIGIN + 14.0  # the keyframe at or before 19.917 - 5 s
     assert [p.pts for p in held] == [p.pts for p in items[168:]]  # contiguous, in order, nothing missing
-    assert len(ring) == 0 and ring.size == 0 and ring.span == 0.0
+    assert len(ring) == 0
+    assert ring.size == 0
+    assert ring.span == 0.0
     assert ring.dropped == 168
 
 

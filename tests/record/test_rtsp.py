@@ -33,7 +33,8 @@ def test_packets_from_a_real_rtsp_camera_are_recorded(source: Source, tmp_path: 
             if len(items) == 60:
                 break
     assert info.extradata.startswith(b"\x00\x00\x00\x01")  # sprop-parameter-sets, Annex-B
-    assert items[0].keyframe and items[0].data.startswith(b"\x00\x00\x00\x01")
+    assert items[0].keyframe
+    assert items[0].data.startswith(b"\x00\x00\x00\x01")
 
     segments = record(items, tmp_path / "rtsp", target=2.0)
     assert [s.frames for s in segments] == [24, 24, 12]

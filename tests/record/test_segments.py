@@ -143,7 +143,8 @@ def test_a_moved_clock_cuts_at_the_next_keyframe_and_drops_nothing(source: Sourc
     items = packets(source.path)[:30] + packets(source.path, origin=ORIGIN + 0.25)[30:60]
     segments = record(items, tmp_path, target=10.0)
     assert [s.frames for s in segments] == [36, 24]
-    assert segments[0].start == pytest.approx(ORIGIN) and segments[1].start == pytest.approx(ORIGIN + 3.25)
+    assert segments[0].start == pytest.approx(ORIGIN)
+    assert segments[1].start == pytest.approx(ORIGIN + 3.25)
     assert [i for s in segments for i in frame_indices(s.path)] == list(range(60))
 
 
@@ -185,7 +186,8 @@ def test_write_failures_drop_only_the_segment_being_written_and_recording_resume
     errors = [
         (int(n), None if code == "None" else int(code)) for kind, n, code in (x for x in lines if x[0] == "error")
     ]
-    assert errors and {code for _, code in errors} == codes
+    assert errors
+    assert {code for _, code in errors} == codes
     assert all(first <= n < 120 for n, _ in errors)
     assert lines[-1] == ["done"]
     assert not list(folder.rglob("*.part"))  # what failed was removed, not left half-written

@@ -45,7 +45,8 @@ def test_packet_refuses(kwargs: dict[str, object], message: str) -> None:
 def test_stream_info_refuses(kwargs: dict[str, object]) -> None:
     fields: dict[str, object] = {"codec": "h264", "width": 1280, "height": 720, "time_base": TB}
     fields.update(kwargs)
-    with pytest.raises(ValueError):
+    (refused,) = kwargs
+    with pytest.raises(ValueError, match=f"^{refused} must"):
         StreamInfo(**fields)  # type: ignore[arg-type]
 
 

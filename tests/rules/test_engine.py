@@ -103,7 +103,7 @@ def at(t0: float) -> float:
 
 def test_alert_fields() -> None:
     engine = make_engine(rule("porch_watch", zones=["porch", "path"], severity="info"))
-    alerts = play(engine, T0, 3, lambda t: [obj("front-1", PORCH)], event_ids={"front-1": "1764000000000-front-1"})
+    alerts = play(engine, T0, 3, lambda _t: [obj("front-1", PORCH)], event_ids={"front-1": "1764000000000-front-1"})
     assert len(alerts) == 1
     a = alerts[0]
     assert a.id == "1764000000000-front-1:porch_watch"
@@ -133,7 +133,7 @@ def test_alert_zones_are_the_rules_zones_the_object_is_in() -> None:
         rule("porch_only", zones=["porch"]),
         rule("anywhere"),
     )
-    alerts = {a.rule: a.zones for a in play(engine, T0, 2, lambda t: [obj("front-1", edge)])}
+    alerts = {a.rule: a.zones for a in play(engine, T0, 2, lambda _t: [obj("front-1", edge)])}
     assert alerts == {"both": ("drive", "porch"), "porch_only": ("porch",), "anywhere": ()}
 
 
@@ -152,7 +152,7 @@ def test_only_confirmed_tracks_fire() -> None:
     # The dwell clock ran while it was unconfirmed: it fires as soon as it is confirmed.
     assert [round(a.fired_at - T0, 3) for a in alerts] == [4.0]
     never = make_engine(rule(zones=["porch"]))
-    assert play(never, T0, 10, lambda t: [obj("front-1", PORCH, confirmed=False)]) == []
+    assert play(never, T0, 10, lambda _t: [obj("front-1", PORCH, confirmed=False)]) == []
 
 
 @pytest.mark.parametrize(
@@ -172,15 +172,15 @@ def test_only_confirmed_tracks_fire() -> None:
 )
 def test_labels_and_groups(objects: list[str], label: str, fires: bool) -> None:
     engine = make_engine(rule(objects=objects))
-    alerts = play(engine, T0, 3, lambda t: [obj("front-1", DRIVE, label=label)])
+    alerts = play(engine, T0, 3, lambda _t: [obj("front-1", DRIVE, label=label)])
     assert len(alerts) == (1 if fires else 0)
 
 
 def test_min_score_is_inclusive() -> None:
     low = make_engine(rule(min_score=0.6))
-    assert play(low, T0, 3, lambda t: [obj("front-1", PORCH, top=0.59)]) == []
+    assert play(low, T0, 3, lambda _t: [obj("front-1", PORCH, top=0.59)]) == []
     exact = make_engine(rule(min_score=0.6))
-    assert len(play(exact, T0, 3, lambda t: [obj("front-1", PORCH, top=0.6)])) == 1
+    assert len(play(exact, T0, 3, lambda _t: [obj("front-1", PORCH, top=0.6)])) == 1
 
 
 def test_without_min_score_a_rule_needs_the_threshold_of_the_tracks_label() -> None:
@@ -192,21 +192,21 @@ def test_without_min_score_a_rule_needs_the_threshold_of_the_tracks_label() -> N
     assert rule("any").min_score is None  # the default
     engine = make(rule("any", objects=["person", "bird"]))
     scene = [obj("front-1", PORCH, top=0.6), obj("front-2", DRIVE, label="bird", top=0.6)]
-    fired = play(engine, T0, 3, lambda t: scene)
+    fired = play(engine, T0, 3, lambda _t: scene)
     assert [(a.label, round(a.score, 6)) for a in fired] == [("person", 0.6)]  # 0.6 < bird's 0.7
-    sure_bird = play(make(rule("any", objects=["bird"])), T0, 3, lambda t: [obj("front-2", DRIVE, label="bird")])
+    sure_bird = play(make(rule("any", objects=["bird"])), T0, 3, lambda _t: [obj("front-2", DRIVE, label="bird")])
     assert [a.label for a in sure_bird] == ["bird"]  # top 0.9 >= 0.7
     # An explicit min_score still overrides the label's threshold, both ways.
-    strict = play(make(rule("any", min_score=0.65)), T0, 3, lambda t: [obj("front-1", PORCH, top=0.6)])
+    strict = play(make(rule("any", min_score=0.65)), T0, 3, lambda _t: [obj("front-1", PORCH, top=0.6)])
     assert strict == []
     lenient = make(rule("any", objects=["bird"], min_score=0.5))
-    assert len(play(lenient, T0, 3, lambda t: [obj("front-2", DRIVE, label="bird", top=0.6)])) == 1
+    assert len(play(lenient, T0, 3, lambda _t: [obj("front-2", DRIVE, label="bird", top=0.6)])) == 1
 
 
 def test_without_a_threshold_function_the_default_table_applies() -> None:
     engine = make_engine(rule("any", objects=["sports ball", "person"]))
     scene = [obj("front-1", PORCH, top=0.6), obj("front-2", DRIVE, label="sports ball", top=0.6)]
-    assert [a.label for a in play(engine, T0, 3, lambda t: scene)] == ["person"]
+    assert [a.label for a in play(engine, T0, 3, lambda _t: scene)] == ["person"]
 
 
 def test_score_rising_later_fires_then() -> None:
@@ -217,8 +217,8 @@ def test_score_rising_later_fires_then() -> None:
 
 def test_rule_cameras() -> None:
     engine = make_engine(rule("front_only", cameras=["front"], zones=None), rule("everywhere"))
-    front = play(engine, T0, 3, lambda t: [obj("front-1", PORCH)], camera="front")
-    back = play(engine, T0, 3, lambda t: [obj("back-1", PORCH)], camera="back")
+    front = play(engine, T0, 3, lambda _t: [obj("front-1", PORCH)], camera="front")
+    back = play(engine, T0, 3, lambda _t: [obj("back-1", PORCH)], camera="back")
     assert sorted(a.rule for a in front) == ["everywhere", "front_only"]
     assert [a.rule for a in back] == ["everywhere"]
 
@@ -231,10 +231,10 @@ def test_zone_is_judged_by_bottom_centre() -> None:
     # Tall box: its top (y 0.35) is in the path zone (y 0.2-0.45), its feet (y 0.9) are not.
     tall = obj("front-1", (0.5, 0.9), height=0.55)
     assert tall.box.y1 / H == pytest.approx(0.35)
-    assert play(engine, T0, 5, lambda t: [tall]) == []
+    assert play(engine, T0, 5, lambda _t: [tall]) == []
     # Feet in the path (y 0.4) with the head far above it: in.
     feet_in = obj("front-2", (0.5, 0.4), height=0.35)
-    assert len(play(engine, at(10), 5, lambda t: [feet_in])) == 1
+    assert len(play(engine, at(10), 5, lambda _t: [feet_in])) == 1
 
 
 def test_any_listed_zone_and_moving_between_them_keeps_dwell() -> None:
@@ -247,7 +247,7 @@ def test_any_listed_zone_and_moving_between_them_keeps_dwell() -> None:
 def test_zone_the_camera_lacks_never_matches_there() -> None:
     engine = make_engine(rule("porch_rule", zones=["porch"]), rule("both", zones=["porch", "garden"]))
     # "back" has no porch: the porch-only rule does not apply there (and is not armed there).
-    back = play(engine, T0, 3, lambda t: [obj("back-1", PORCH)], camera="back")
+    back = play(engine, T0, 3, lambda _t: [obj("back-1", PORCH)], camera="back")
     assert [(a.rule, a.zones) for a in back] == [("both", ("garden",))]
     assert engine.active_rules("back", T0) == ["both"]
     assert engine.active_rules("front", T0) == ["porch_rule", "both"]
@@ -255,12 +255,12 @@ def test_zone_the_camera_lacks_never_matches_there() -> None:
 
 def test_outside_every_zone_does_not_fire() -> None:
     engine = make_engine(rule(zones=["porch", "drive", "path"]))
-    assert play(engine, T0, 5, lambda t: [obj("front-1", STREET)]) == []
+    assert play(engine, T0, 5, lambda _t: [obj("front-1", STREET)]) == []
 
 
 def test_no_zones_means_anywhere_not_masked() -> None:
     engine = make_engine(rule(zones=None))
-    assert play(engine, T0, 5, lambda t: [obj("front-1", TREE)]) == []
+    assert play(engine, T0, 5, lambda _t: [obj("front-1", TREE)]) == []
     # Stepping out from under the mask starts the dwell clock.
     alerts = play(engine, at(5), 5, lambda t: [obj("front-1", TREE if t < 6 else STREET)])
     assert [round(a.fired_at - T0, 3) for a in alerts] == [7.0]
@@ -268,8 +268,8 @@ def test_no_zones_means_anywhere_not_masked() -> None:
 
 def test_mask_beats_zone() -> None:
     engine = make_engine(rule(zones=["drive"], min_dwell="0s"))
-    assert play(engine, T0, 5, lambda t: [obj("front-1", DRIVE_FLAG)]) == []
-    assert len(play(engine, at(10), 1, lambda t: [obj("front-2", DRIVE)])) == 1
+    assert play(engine, T0, 5, lambda _t: [obj("front-1", DRIVE_FLAG)]) == []
+    assert len(play(engine, at(10), 1, lambda _t: [obj("front-2", DRIVE)])) == 1
 
 
 # --- dwell --------------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def test_leaving_resets_the_dwell_clock() -> None:
 
 def test_zero_dwell_fires_on_first_frame() -> None:
     engine = make_engine(rule(min_dwell="0s"))
-    assert [a.fired_at for a in play(engine, T0, 1, lambda t: [obj("front-1", PORCH)])] == [T0]
+    assert [a.fired_at for a in play(engine, T0, 1, lambda _t: [obj("front-1", PORCH)])] == [T0]
 
 
 # --- modes and schedules ------------------------------------------------------------------------
@@ -306,22 +306,22 @@ def test_rule_modes_and_set_mode() -> None:
     engine = make_engine(rule("away_only", modes=["away", "night"]), mode=Mode.HOME)
     assert engine.mode is Mode.HOME
     before = engine.mode
-    assert play(engine, T0, 5, lambda t: [obj("front-1", PORCH)]) == []
+    assert play(engine, T0, 5, lambda _t: [obj("front-1", PORCH)]) == []
     assert engine.active_rules("front", at(5)) == []
     engine.set_mode(Mode.AWAY, at(5))
     assert (before, engine.mode) == (Mode.HOME, Mode.AWAY)
     assert engine.active_rules("front", at(5)) == ["away_only"]
     # The person (moving, not parked) has been on the porch for 5 s: fires on the next frame.
-    alerts = play(engine, at(5), 3, lambda t: [obj("front-1", PORCH)])
+    alerts = play(engine, at(5), 3, lambda _t: [obj("front-1", PORCH)])
     assert [a.fired_at for a in alerts] == [at(5)]
 
 
 def test_disarming_silences_until_rearmed() -> None:
     engine = make_engine(rule(cooldown="0s"))
     engine.set_mode(Mode.DISARMED, T0)
-    assert play(engine, T0, 5, lambda t: [obj("front-1", PORCH)]) == []
+    assert play(engine, T0, 5, lambda _t: [obj("front-1", PORCH)]) == []
     engine.set_mode(Mode.NIGHT, at(5))
-    assert [a.fired_at for a in play(engine, at(5), 2, lambda t: [obj("front-1", PORCH)])] == [at(5)]
+    assert [a.fired_at for a in play(engine, at(5), 2, lambda _t: [obj("front-1", PORCH)])] == [at(5)]
 
 
 def test_schedule_gates_the_rule() -> None:
@@ -389,9 +389,9 @@ def test_cooldown_per_rule_and_camera() -> None:
 
     # The same rule on another camera is not held by the front camera's cooldown.
     engine2 = make_engine(rule("watch", cooldown="60s"))
-    assert len(play(engine2, T0, 2, lambda t: [obj("front-1", PORCH)])) == 1
-    assert len(play(engine2, at(2), 2, lambda t: [obj("back-1", PORCH)], camera="back")) == 1
-    assert play(engine2, at(4), 2, lambda t: [obj("front-2", PORCH)]) == []
+    assert len(play(engine2, T0, 2, lambda _t: [obj("front-1", PORCH)])) == 1
+    assert len(play(engine2, at(2), 2, lambda _t: [obj("back-1", PORCH)], camera="back")) == 1
+    assert play(engine2, at(4), 2, lambda _t: [obj("front-2", PORCH)]) == []
 
 
 def test_object_still_qualifying_after_cooldown_fires_once_then() -> None:
@@ -405,7 +405,7 @@ def test_object_still_qualifying_after_cooldown_fires_once_then() -> None:
 
 
 def test_same_frame_objects_share_the_cooldown() -> None:
-    two = lambda t: [obj("front-1", PORCH), obj("front-2", DRIVE)]  # noqa: E731
+    two = lambda _t: [obj("front-1", PORCH), obj("front-2", DRIVE)]  # noqa: E731
     with_cooldown = make_engine(rule(min_dwell="0s", cooldown="30s"))
     assert [a.event_id for a in play(with_cooldown, T0, 5, two)] == ["front-1"]
     without = make_engine(rule(min_dwell="0s", cooldown="0s"))
@@ -421,17 +421,17 @@ def test_once_per_object_even_without_cooldown() -> None:
 
 def test_wall_clock_step_back_does_not_hold_alerts() -> None:
     engine = make_engine(rule(cooldown="60s"))
-    assert len(play(engine, T0, 2, lambda t: [obj("front-1", PORCH)])) == 1
+    assert len(play(engine, T0, 2, lambda _t: [obj("front-1", PORCH)])) == 1
     # NTP steps the clock back an hour: a new visitor alerts after its dwell, not an hour later.
-    alerts = play(engine, at(-3600), 3, lambda t: [obj("front-2", PORCH)])
+    alerts = play(engine, at(-3600), 3, lambda _t: [obj("front-2", PORCH)])
     assert [round(a.fired_at - T0, 3) for a in alerts] == [-3599.0]
 
 
 def test_wall_clock_step_back_restarts_the_dwell_clock() -> None:
     engine = make_engine(rule(zones=["porch"]))
     # On the porch since T0 but not yet confirmed when the clock steps back an hour.
-    assert play(engine, T0, 0.4, lambda t: [obj("front-1", PORCH, confirmed=False)]) == []
-    alerts = play(engine, at(-3600), 3, lambda t: [obj("front-1", PORCH)])
+    assert play(engine, T0, 0.4, lambda _t: [obj("front-1", PORCH, confirmed=False)]) == []
+    alerts = play(engine, at(-3600), 3, lambda _t: [obj("front-1", PORCH)])
     assert [round(a.fired_at - T0, 3) for a in alerts] == [-3599.0]
 
 
@@ -471,7 +471,7 @@ def test_parked_at_arm_time_never_alerts_new_arrival_does() -> None:
 
 def test_arming_exempts_only_what_is_stationary_then() -> None:
     engine = make_engine(rule("cars", objects=["vehicle"], modes=["away"], cooldown="0s"), mode=Mode.HOME)
-    scene = lambda t: [obj("front-1", DRIVE, label="car", stationary=True), obj("front-2", PORCH, label="car")]  # noqa: E731
+    scene = lambda _t: [obj("front-1", DRIVE, label="car", stationary=True), obj("front-2", PORCH, label="car")]  # noqa: E731
     play(engine, T0, 5, scene)
     engine.set_mode(Mode.AWAY, at(5))
     # The still-moving car was already in the area for 5 s: it fires at once; the parked one never.
@@ -559,9 +559,9 @@ def test_state_for_vanished_tracks_is_pruned() -> None:
 
 def test_forgotten_track_is_new_if_its_id_returns() -> None:
     engine = make_engine(rule(cooldown="0s"))
-    first = play(engine, T0, 2, lambda t: [obj("front-1", PORCH)])
+    first = play(engine, T0, 2, lambda _t: [obj("front-1", PORCH)])
     engine.evaluate("front", [], SIZE, at(2), {})
-    again = play(engine, at(3), 2, lambda t: [obj("front-1", PORCH)])
+    again = play(engine, at(3), 2, lambda _t: [obj("front-1", PORCH)])
     assert [a.started_at for a in first] == [T0]
     assert [a.started_at for a in again] == [at(3)]
 
@@ -629,7 +629,7 @@ def test_a_parked_car_half_hidden_by_a_passer_by_has_not_moved() -> None:
     )
     assert not hidden.has_moved()
     engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
-    assert play(engine, T0, 5, lambda t: [hidden]) == []
+    assert play(engine, T0, 5, lambda _t: [hidden]) == []
 
 
 def test_a_person_standing_still_is_not_held_back_like_a_car() -> None:
@@ -637,7 +637,7 @@ def test_a_person_standing_still_is_not_held_back_like_a_car() -> None:
     still = obj("front-3", PORCH)
     still = replace(still, origin=still.box)
     assert not still.has_moved()
-    assert len(play(engine, T0, 3, lambda t: [still])) == 1
+    assert len(play(engine, T0, 3, lambda _t: [still])) == 1
 
 
 def test_a_parked_car_the_tracker_lost_behind_a_passer_by_is_found_again_and_never_alerts() -> None:
@@ -660,7 +660,7 @@ def test_a_parked_car_the_tracker_lost_behind_a_passer_by_is_found_again_and_nev
 
 def test_a_spot_is_forgotten_after_a_while_and_a_car_arriving_there_alerts() -> None:
     engine = make_engine(rule("cars", objects=["vehicle"], min_dwell="0s"))
-    assert play(engine, T0, 2, lambda t: [vehicle("front-1", 0.6, origin_x=0.6)]) == []
+    assert play(engine, T0, 2, lambda _t: [vehicle("front-1", 0.6, origin_x=0.6)]) == []
     later = T0 + SPOT_MEMORY + 60
 
     def arriving(t: float) -> list[Track]:

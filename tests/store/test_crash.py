@@ -49,7 +49,8 @@ def check_after_kill(root: Path, acked: set[str], state_floor: tuple[str, int] |
         if state_floor is not None:  # the last acknowledged set_state, or a later one, is stored
             (mode,) = conn.execute("SELECT value FROM state WHERE key = 'mode'").fetchone()
             _, run, i = mode.split("-")
-            assert run == state_floor[0] and int(i) >= state_floor[1], f"acknowledged state lost: stored {mode}"
+            assert run == state_floor[0], f"acknowledged state lost: stored {mode}"
+            assert int(i) >= state_floor[1], f"acknowledged state lost: stored {mode}"
         snapshots = conn.execute("SELECT name FROM snapshots").fetchall()
     finally:
         conn.close()
@@ -109,7 +110,8 @@ def test_sigkill_never_corrupts_or_loses_an_acknowledged_alert(tmp_path: Path) -
     with Store(root, retain_days=1, max_mb=math.ceil(database_mb) + 1) as store:
         assert not list((root / "snapshots").glob(".tmp-*"))
         report = store.enforce_retention(time.time())
-        assert report.errors == 0 and not report.over_quota
+        assert report.errors == 0
+        assert not report.over_quota
         assert store.alerts(limit=1)
 
 
@@ -224,7 +226,8 @@ def test_a_really_full_disk_then_retention_makes_room(tiny_disk: Path) -> None:
 
         report = store.enforce_retention(1_764_025_300.0)  # oldest first, down to the 1 MB quota
 
-        assert report.snapshots_evicted > 0 and report.used_bytes <= 2**20
+        assert report.snapshots_evicted > 0
+        assert report.used_bytes <= 2**20
         assert os.statvfs(tiny_disk).f_bavail * os.statvfs(tiny_disk).f_frsize > 2 * 2**20
         store.save_event(event(500))
         assert store.save_snapshot(event(500).id, noise, Box(5, 5, 100, 100), "person", 0.7) is not None

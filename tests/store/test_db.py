@@ -96,7 +96,9 @@ def test_event_new_update_end_round_trip(tmp_path: Path) -> None:
     with Store(root, retain_days=14, max_mb=64) as store:  # and it is on disk
         got = store.event(new.id)
     assert got == end
-    assert got is not None and isinstance(got.box, tuple) and isinstance(got.zones, tuple)
+    assert got is not None
+    assert isinstance(got.box, tuple)
+    assert isinstance(got.zones, tuple)
 
 
 def test_events_newest_first_with_filters_and_limit(ev_store: Store) -> None:
@@ -171,7 +173,7 @@ def test_state_round_trip_and_durable(tmp_path: Path) -> None:
         store.set_state("mode", "night")
         store.set_state("other", "x")
         assert store.get_state("mode") == "night"
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"state keys are 1\.\.200 characters"):
             store.set_state("", "x")
     with Store(root, retain_days=14, max_mb=64) as store:
         assert store.get_state("mode") == "night"
@@ -194,7 +196,8 @@ V1_SCHEMA = (
 
 
 def test_migrates_a_v1_database_to_current(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION >= 2 and len(MIGRATIONS) == SCHEMA_VERSION
+    assert SCHEMA_VERSION >= 2
+    assert len(MIGRATIONS) == SCHEMA_VERSION
     root = tmp_path / "store"
     root.mkdir()
     old = event(1, end=NOW + 9)
@@ -221,7 +224,8 @@ def test_migrates_a_v1_database_to_current(tmp_path: Path) -> None:
         assert store.get_state("mode") == "home"
         # what version 2 brought works on the old rows
         path = store.save_snapshot(old.id, np.zeros((48, 64, 3), np.uint8), Box(2, 2, 30, 40), "person", 0.8)
-        assert path is not None and store.snapshot_path(old.id) == path
+        assert path is not None
+        assert store.snapshot_path(old.id) == path
     with sqlite3.connect(root / DB_NAME) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
@@ -323,13 +327,15 @@ def test_many_threads_write_and_read(ev_store: Store) -> None:
     assert ev_store.failures() == {}
     for n in range(6):
         got = ev_store.events(camera=f"cam{n}", limit=1000)
-        assert len(got) == 150 and all(e.end_time is not None for e in got)
+        assert len(got) == 150
+        assert all(e.end_time is not None for e in got)
     assert len(ev_store.alerts(limit=1000)) == 6 * 15
 
 
 def test_usage_reports_the_store_and_the_disk(ev_store: Store) -> None:
     used0, free = ev_store.usage()
-    assert 0 < used0 < 1 and free > 0
+    assert 0 < used0 < 1
+    assert free > 0
     ev = event(1)
     ev_store.save_event(ev)
     noise = np.random.default_rng(1).integers(0, 256, (480, 640, 3), dtype=np.uint8)

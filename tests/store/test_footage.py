@@ -75,13 +75,16 @@ def test_events_mode_keeps_only_segments_around_events_once_post_capture_passed(
         for gone in (porch[0], porch[3], porch[4]):
             assert not gone.path.exists()
         assert all(s.path.exists() for s in porch[1:3])
-        assert len(starts(store, "drive")) == 5 and len(starts(store, "yard")) == 5
+        assert len(starts(store, "drive")) == 5
+        assert len(starts(store, "yard")) == 5
         assert report.footage_bytes_freed == sum(porch[i].size for i in (0, 3, 4))
-        assert report.files_deleted >= 3 and report.bytes_freed >= report.footage_bytes_freed
+        assert report.files_deleted >= 3
+        assert report.bytes_freed >= report.footage_bytes_freed
         # The event goes (age): its footage is unwanted now and follows it.
         store.retain_days = 1
         later = store.enforce_retention(now + 2 * 86_400.0)
-        assert later.events_expired == 1 and starts(store, "porch") == []
+        assert later.events_expired == 1
+        assert starts(store, "porch") == []
 
 
 def test_over_quota_the_oldest_footage_goes_first_and_alert_evidence_last(tmp_path: Path, source: Source) -> None:
@@ -107,5 +110,7 @@ def test_over_quota_the_oldest_footage_goes_first_and_alert_evidence_last(tmp_pa
         assert evicted == segments[1 : 1 + len(evicted)]  # then oldest first
         assert report.segments_evicted == len(evicted) >= 3
         assert report.footage_bytes_freed == sum(s.size for s in evicted)
-        assert not report.over_quota and report.used_bytes <= store.max_bytes
-        assert store.event("e-alert") is not None and store.snapshot_path("e-alert") is None
+        assert not report.over_quota
+        assert report.used_bytes <= store.max_bytes
+        assert store.event("e-alert") is not None
+        assert store.snapshot_path("e-alert") is None

@@ -52,10 +52,16 @@ def test_rows_are_read_by_name(db: Database) -> None:
     assert (row["id"], row["camera"]) == ("ev-1", "porch")
 
 
-def test_a_sqlite_failure_in_a_write_rolls_back_and_is_a_store_error(db: Database) -> None:
-    with pytest.raises(StoreError, match=r"storage write failed \(SQLITE_ERROR\)") as caught, db.write() as conn:
+def write_a_row_then_fail(db: Database) -> None:
+    """One write transaction: a good insert, then one into a table that does not exist."""
+    with db.write() as conn:
         conn.execute("INSERT INTO state (key, value, updated_at) VALUES ('k', 'v', 0)")
         conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+def test_a_sqlite_failure_in_a_write_rolls_back_and_is_a_store_error(db: Database) -> None:
+    with pytest.raises(StoreError, match=r"storage write failed \(SQLITE_ERROR\)") as caught:
+        write_a_row_then_fail(db)
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     assert error_kind(caught.value) == "SQLITE_ERROR"  # the cause's kind, not "StoreError"
     assert "no such table" in describe(caught.value)
@@ -88,7 +94,8 @@ def test_events_repository(db: Database) -> None:
     old, open_, young = event(1, NOW - 100, end=NOW - 90), event(2, NOW - 50), event(3, NOW - 10, end=NOW - 5)
     for ev in (old, open_, young):
         events.save(ev)
-    assert events.get("ev-2") == open_ and events.get("nope") is None
+    assert events.get("ev-2") == open_
+    assert events.get("nope") is None
     assert [e.id for e in events.find()] == ["ev-3", "ev-2", "ev-1"]  # newest first
     assert [e.id for e in events.find(since=NOW - 50, limit=1)] == ["ev-3"]
     assert events.find(limit=0) == []
@@ -103,7 +110,8 @@ def test_alerts_repository_and_outbox_marks(db: Database) -> None:
     Events(db).save(event(1))
     alerts = Alerts(db, clock=lambda: NOW)
     early, late = alert(event(1), NOW - 30), dataclasses.replace(alert(event(1), NOW - 10), id="late")
-    assert alerts.add(early) and alerts.add(late)
+    assert alerts.add(early)
+    assert alerts.add(late)
     assert not alerts.add(early)  # the same id twice
     assert alerts.pending_count(since=0) == 2
     assert [a.id for a in alerts.pending(since=0)] == [early.id, "late"]  # oldest first
@@ -133,7 +141,8 @@ def test_snapshot_index(db: Database, tmp_path: Path) -> None:
     index.put("ev-2", "b.jpg", 20, lambda: target)
     with pytest.raises(UnknownEventError):
         index.put("nope", "c.jpg", 1, lambda: target)
-    assert index.name("ev-1") == "a.jpg" and index.name("nope") is None
+    assert index.name("ev-1") == "a.jpg"
+    assert index.name("nope") is None
     assert index.total_bytes() == 30
     assert {(r.event_id, r.name) for r in index.all()} == {("ev-1", "a.jpg"), ("ev-2", "b.jpg")}
     oldest = index.oldest(10)
@@ -186,8 +195,11 @@ def test_degrade_lets_a_bug_through() -> None:
 
 def test_the_store_degrades_where_documented_and_raises_elsewhere(tmp_path: Path) -> None:
     store = Store(tmp_path / "store", retain_days=14, max_mb=64)
-    assert isinstance(store.event_rows, Events) and isinstance(store.alert_rows, Alerts)  # reachable, for callers
-    assert isinstance(store.snapshot_rows, SnapshotIndex) and isinstance(store.state, State)
+    # reachable, for callers
+    assert isinstance(store.event_rows, Events)
+    assert isinstance(store.alert_rows, Alerts)
+    assert isinstance(store.snapshot_rows, SnapshotIndex)
+    assert isinstance(store.state, State)
     store.save_event(event(1))
     image = np.zeros((60, 80, 3), dtype=np.uint8)
     assert store.save_snapshot("ev-1", image, Box(1, 2, 30, 40), "person", 0.9) is not None

@@ -55,13 +55,17 @@ def test_old_events_go_with_their_snapshots_young_alerts_stay(tmp_path: Path) ->
 
         assert report.events_expired == 2
         assert report.alerts_expired == 1
-        assert report.files_deleted == 2 and report.bytes_freed > 0
+        assert report.files_deleted == 2
+        assert report.bytes_freed > 0
         assert report.snapshots_evicted == report.events_evicted == 0
-        assert report.errors == 0 and not report.over_quota
-        assert store.event(old_ended.id) is None and store.event(old_open.id) is None
+        assert report.errors == 0
+        assert not report.over_quota
+        assert store.event(old_ended.id) is None
+        assert store.event(old_open.id) is None
         assert all(p is not None and not p.exists() for p in old_files)
         assert [e.id for e in store.events()] == [young.id, ended_recently.id]
-        assert store.snapshot_path(young.id) is not None and store.snapshot_path(ended_recently.id) is not None
+        assert store.snapshot_path(young.id) is not None
+        assert store.snapshot_path(ended_recently.id) is not None
         assert [a.event_id for a in store.alerts()] == [young.id, ended_recently.id]
         assert len(snapshot_files(store)) == 2
         again = store.enforce_retention(NOW)
@@ -81,12 +85,15 @@ def test_quota_evicts_the_oldest_snapshots_first(tmp_path: Path) -> None:
         report = store.enforce_retention(NOW)
 
         kept = [n for n in range(30) if store.snapshot_path(evs[n].id) is not None]
-        assert kept and kept == list(range(30 - len(kept), 30)), f"not the oldest evicted: kept {kept}"
+        assert kept, "every snapshot evicted"
+        assert kept == list(range(30 - len(kept), 30)), f"not the oldest evicted: kept {kept}"
         assert report.snapshots_evicted == 30 - len(kept) > 0
         assert report.events_evicted == 0  # dropping snapshots was enough: every event is still listed
         assert len(store.events(limit=100)) == 30
         assert [a.event_id for a in store.alerts()] == [evs[0].id]
-        assert report.used_bytes <= MB and not report.over_quota and report.errors == 0
+        assert report.used_bytes <= MB
+        assert not report.over_quota
+        assert report.errors == 0
         on_disk = sum((store.root / "snapshots" / name).stat().st_size for name in snapshot_files(store))
         assert len(snapshot_files(store)) == len(kept)
         assert report.bytes_freed >= total - on_disk
@@ -110,8 +117,11 @@ def test_quota_then_evicts_the_oldest_ended_events(tmp_path: Path) -> None:
 
         report = store.enforce_retention(NOW)
 
-        assert report.events_evicted > 0 and report.events_expired == 0
-        assert report.used_bytes <= MB and not report.over_quota and report.errors == 0
+        assert report.events_evicted > 0
+        assert report.events_expired == 0
+        assert report.used_bytes <= MB
+        assert not report.over_quota
+        assert report.errors == 0
         left = [e for e in ended + still_open if store.event(e.id) is not None]
         assert len(left) == 4005 - report.events_evicted
         assert all(store.event(ev.id) == ev for ev in still_open)  # open events are never evicted
@@ -142,7 +152,8 @@ def test_crash_leftovers_are_cleaned(tmp_path: Path) -> None:
         assert not (snaps / ".tmp-abc-1.jpg").exists()  # temporaries go when the store opens
         assert store.snapshot_path(missing.id) is None
         report = store.enforce_retention(NOW + 10)
-        assert report.files_deleted == 1 and report.errors == 0
+        assert report.files_deleted == 1
+        assert report.errors == 0
         assert not (snaps / "orphan-no-row.jpg").exists()
         assert unrelated.exists()
         with sqlite3.connect(root / DB_NAME) as conn:

@@ -87,7 +87,8 @@ def test_snapshot_is_a_private_jpeg_with_the_box_drawn(ev_store: Store) -> None:
 def test_a_new_best_snapshot_replaces_the_old_one(ev_store: Store) -> None:
     first = ev_store.save_snapshot("e1", grey(), Box(50, 50, 150, 150), "person", 0.6)
     second = ev_store.save_snapshot("e1", grey(), Box(400, 200, 600, 450), "person", 0.9)
-    assert first is not None and first == second
+    assert first is not None
+    assert first == second
     assert sorted(p.name for p in (ev_store.root / "snapshots").iterdir()) == [first.name]  # no temporary left
     image = read(first)
     assert is_box_colour(image[(200 + 450) // 2, 400])  # the new box
@@ -140,7 +141,8 @@ def test_event_ids_cannot_escape_the_snapshot_folder(ev_store: Store) -> None:
     path = ev_store.save_snapshot(evil, grey(), Box(1, 1, 20, 20), "person", 0.5)
     assert path is not None
     assert path.parent == ev_store.root / "snapshots"
-    assert "/" not in path.name and not path.name.startswith(".")
+    assert "/" not in path.name
+    assert not path.name.startswith(".")
     assert snapshot_name(evil) != snapshot_name("______etc_cron_d_x")  # a hash keeps look-alikes apart
     assert snapshot_name("1764025200123-porch-7") == "1764025200123-porch-7.jpg"
 

@@ -23,7 +23,9 @@ def make_huge_clip(folder: Path, width: int = WIDTH, height: int = HEIGHT) -> tu
     mp4, annexb = folder / f"huge-{width}x{height}.mp4", folder / f"huge-{width}x{height}.h264"
     command = [sys.executable, "-m", "tests.support.hugeclip", str(mp4), str(annexb), str(width), str(height)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0 and mp4.is_file() and annexb.is_file(), done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert mp4.is_file(), done.stderr[-2000:]
+    assert annexb.is_file(), done.stderr[-2000:]
     return mp4, annexb
 
 

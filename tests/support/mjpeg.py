@@ -57,7 +57,7 @@ class MjpegCamera:
                 except (BrokenPipeError, ConnectionResetError):
                     return
 
-            def log_message(self, format: str, *args: object) -> None:
+            def log_message(self, _format: str, *_args: object) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
