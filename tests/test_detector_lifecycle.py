@@ -19,6 +19,7 @@ from tests.detect.test_supervisor import FakeTpu, Shared
 from tests.publish.hub import mqtt_config, subscriber
 from tests.support.mosquitto import Mosquitto
 from tests.support.rtsp import RtspCamera
+from tests.support.waiting import wait_until
 
 
 def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
@@ -80,7 +81,9 @@ def test_a_hung_tpu_degrades_announces_keeps_alerting_and_heals(
             assert service.status().detector.degraded is None
             assert len(tpus) == 2
             assert service.status().uptime_s > started  # same process, never restarted
-            time.sleep(1.0)
+            # The worker turns on the new TPU (three more calls): it is not inside the abandoned one.
+            calls = tpus[1].calls
+            assert wait_until(lambda: tpus[1].calls >= calls + 3, 30), tpus[1].calls
             assert service.health().ok, service.health()  # the abandoned TPU call does not count as wedged
         finally:
             tpus[0].release.set()

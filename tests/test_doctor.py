@@ -253,7 +253,7 @@ def test_silent_cameras_are_probed_in_parallel_and_cut_off_at_the_deadline() -> 
         checks = CameraProbes({f"cam{i}": f"rtsp://u:hush-hush@127.0.0.1:{p}/s" for i, p in enumerate(ports)}, 1.0)
         results = checks.collect()
         elapsed = time.monotonic() - started
-    assert elapsed < 2.0, elapsed  # one shared deadline, not one per camera
+    assert elapsed < 2.5, elapsed  # one shared 1 s deadline, not one per camera (3 s)
     assert [r.name for r in results] == ["camera:cam0", "camera:cam1", "camera:cam2"]
     for result in results:
         assert result.status == "fail"

@@ -156,10 +156,10 @@ def test_a_camera_that_drops_mid_event_gives_a_clip_of_before_and_after(
         service.start()
         try:
             assert wait_until(lambda: bool(store.events(camera="walk", limit=1)), 30, step=0.2), service.status()
-            time.sleep(0.5)
+            time.sleep(0.5)  # scenario: a little footage of her event before the drop
             dropped_at = time.time()
             camera.kill()  # mid-walk: her event is open
-            time.sleep(0.5)
+            time.sleep(0.5)  # scenario: the camera stays down for a moment (a gap in the footage)
             camera.restart()
             assert wait_until(lambda: service.status().cameras[0].reconnects >= 1, 20, step=0.2), service.status()
             (event,) = [e for e in store.events(camera="walk", limit=10) if e.start_time < dropped_at]

@@ -194,7 +194,7 @@ class HangsOnce:
     def detect(self, image: Image, min_score: float = 0.0) -> Detections:
         self.calls += 1
         if self.calls == self._hang_at:
-            time.sleep(self._hang_s)
+            time.sleep(self._hang_s)  # scenario: this call hangs (a wedged accelerator)
         return self._detector.detect(image, min_score)
 
     def close(self) -> None:

@@ -137,7 +137,7 @@ def test_sigterm_stops_the_appliance_while_its_cameras_are_frozen_inside_blockin
     app.wait_for("running 3 camera(s)", START_TIMEOUT_S)
     for name in reversed(names):
         cameras[name].freeze()
-        time.sleep(2.0)
+        time.sleep(2.0)  # scenario: freezes 2 s apart put the cameras at different points of the cycle
     for name in names:
         app.wait_for(f"camera {name}: offline", 15)
     time.sleep(1.0)  # past the first backoff wait (0.5 s ± 20 %): the last one frozen is inside its open

@@ -134,7 +134,7 @@ class SlowDetector:
         return self.inner.info
 
     def detect(self, image: Image, min_score: float = 0.0) -> Detections:
-        time.sleep(0.4)
+        time.sleep(0.4)  # scenario: the slow accelerator itself
         return self.inner.detect(image, min_score)
 
     def close(self) -> None:

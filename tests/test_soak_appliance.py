@@ -48,7 +48,7 @@ else:
 with open(str(config) + ".pids", "a") as report:
     report.write(f"{os.getpid()} {child}\\n")
 while True:
-    time.sleep(1)
+    time.sleep(1)  # a stand-in service: alive until signalled
 """
 
 # A stand-in strace: `FAKE [options] -o TRACE COMMAND...`. Like strace, it forks a child of its
@@ -66,7 +66,7 @@ if decoy == 0:
     time.sleep(3)  # strace's own fork, still there while the harness looks
     os._exit(0)
 pids.append(decoy)
-time.sleep(1.0)
+time.sleep(1.0)  # like strace: the tracee comes a moment after its own fork
 tracee = os.fork()
 if tracee == 0:
     if never:

@@ -455,7 +455,10 @@ def test_the_heartbeat_pings_only_while_healthy_and_resumes_on_recovery(
         health.ok = False
         wedged_at = time.monotonic()
         (status,) = sink.wait_for("STATUS=", timeout=2, after=wedged_at)
-        time.sleep(20 * interval)
+        # Each beat reads health, then pings or not: once 15 more reads have happened, every beat
+        # that read the wedged health has had its chance to (wrongly) ping, however slow the box.
+        calls_at_status = health.calls
+        assert wait_until(lambda: health.calls >= calls_at_status + 15, 30), health.calls
         # One beat may have read health just before the switch (and be slow to send); none after that.
         assert sink.with_state("WATCHDOG=1", after=wedged_at + 6 * interval) == []
         assert re.fullmatch(r"STATUS=unhealthy: detector call stuck for \d+ s", "\n".join(status.states)), status
@@ -472,12 +475,23 @@ def test_the_heartbeat_pings_only_while_healthy_and_resumes_on_recovery(
         heartbeat.stop()
         notifier.close()
     stopped_at = time.monotonic()
+    calls_at_stop = health.calls
+    # A periodic thread that ignored stop() shows only over time: 4 intervals are 4 beats it would
+    # have made (the bound). The marker, sent after them, lands behind any datagram still in flight.
     time.sleep(4 * interval)
+    marker = notifier_for(sink)
+    assert marker.send("X_TEST_MARKER=after-stop")
+    marker.close()
+    assert sink.wait_for("X_TEST_MARKER=", timeout=5, after=stopped_at)
     assert sink.with_state("WATCHDOG=1", after=stopped_at) == []  # stop() means stopped
+    assert health.calls == calls_at_stop  # and no longer reads health either
 
 
 def test_a_health_check_that_raises_counts_as_wedged(sink: NotifySink) -> None:
+    calls: list[float] = []
+
     def broken() -> Health:
+        calls.append(time.monotonic())
         raise RuntimeError("status lock poisoned")
 
     notifier = notifier_for(sink)
@@ -485,7 +499,8 @@ def test_a_health_check_that_raises_counts_as_wedged(sink: NotifySink) -> None:
     heartbeat.start()
     try:
         (status,) = sink.wait_for("STATUS=", timeout=2)
-        time.sleep(0.2)
+        # Four more beats read the broken health: each had its chance to (wrongly) ping.
+        assert wait_until(lambda: len(calls) >= 5, 30), calls
     finally:
         heartbeat.stop()
         notifier.close()
@@ -553,7 +568,13 @@ def test_a_wedged_detector_stops_the_watchdog_pings_of_a_real_service(
     notifier = notifier_for(sink)
     with Store(tmp_path / "state", retain_days=7, max_mb=64) as store:
         service = Service(config, hanging, store, stuck_after_s=stuck_after)
-        heartbeat = Heartbeat(notifier, interval, service.health)
+        beats: list[float] = []
+
+        def beat_health() -> Health:  # the service's own health, with the time of each beat's read
+            beats.append(time.monotonic())
+            return service.health()
+
+        heartbeat = Heartbeat(notifier, interval, beat_health)
         service.start()
         heartbeat.start()
         try:
@@ -564,7 +585,12 @@ def test_a_wedged_detector_stops_the_watchdog_pings_of_a_real_service(
             hanging.hang.set()
             assert hanging.hung.wait(person_clip.seconds + 5), "no detection was asked for after the hang was set"
             hung_at = hanging.hung_at
+            # Waiting out stuck_after on purpose: "stuck" is defined by the call's age on the wall clock.
             time.sleep(max(0.0, hung_at + stuck_after + 2.0 - time.monotonic()))
+            # Then the beats that read health past the silence bound (+1 s) must be there, and quiet:
+            # two reads after it, so the loop provably ran there (a slow box may have lagged).
+            silent_from = hung_at + stuck_after + 1.0
+            assert wait_until(lambda: sum(1 for b in beats if b > silent_from) >= 2, 30), beats
             pings = [m.at for m in sink.with_state("WATCHDOG=1", after=hung_at)]
             health = service.health()
             # Still pinging while the call was young (not stuck yet), silent from stuck_after (+1 s) on.

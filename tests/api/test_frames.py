@@ -98,7 +98,7 @@ def test_encodes_are_rate_limited_per_camera(monkeypatch: pytest.MonkeyPatch) ->
     # within 0.3 s: the last encode
     assert latest.cached("porch") is first
     assert latest.get("porch") is first
-    time.sleep(0.35)
+    time.sleep(0.35)  # scenario: waiting out the 0.3 s rate limit on purpose (LatestJpeg takes no clock)
     assert latest.cached("porch") is None
     assert latest.get("porch") != first
     assert calls == [1, 2]

@@ -64,7 +64,9 @@ def send_head(port: int, head: bytes, filler: int = 0) -> bytes:
         return conn.recv(200)
 
 
-def health_within(base: str, seconds: float) -> None:
+def health_within(base: str, seconds: float = 3.0) -> None:
+    """Answered within `seconds`: generous for a loaded box, far under the 10 s read timeout a
+    server stuck behind its held sockets would make it wait."""
     start = time.monotonic()
     response = httpx.get(f"{base}/api/health", timeout=seconds)  # a new connection each time
     assert response.status_code == 200, response.text
@@ -79,7 +81,7 @@ def test_a_64_mb_header_is_a_431_without_the_memory(serve: Serve) -> None:
             answer = send_head(port_of(base), head, filler=64 * MB)
             assert answer.startswith(b"HTTP/1.1 431 "), answer
     assert rss[1] - rss[0] <= 50, f"RSS {rss[0]:.0f} -> {rss[1]:.0f} MB"
-    health_within(base, 1.0)  # and the server is fine
+    health_within(base)  # and the server is fine
 
 
 def test_too_large_or_too_many_header_fields_are_431_and_normal_heads_pass(serve: Serve) -> None:
@@ -108,7 +110,7 @@ def test_300_idle_and_trickling_sockets_for_20_s_do_not_starve_health(serve: Ser
             for conn in trickling:  # one more byte per socket per round: never idle, never done
                 with contextlib.suppress(OSError):
                     conn.sendall(b"X")
-            health_within(base, 1.0)
+            health_within(base)
             time.sleep(1.0)
         # The server closed every one of them: the longest idle to make room, the rest at the deadline.
         answers = [_closed_by_server(conn) for conn in (*silent, *trickling)]
@@ -119,7 +121,7 @@ def test_300_idle_and_trickling_sockets_for_20_s_do_not_starve_health(serve: Ser
     finally:
         for conn in (*silent, *trickling):
             conn.close()
-    health_within(base, 1.0)
+    health_within(base)
 
 
 def _closed_by_server(conn: socket.socket) -> bytes | None:

@@ -54,15 +54,17 @@ def test_rtsp_camera_delivers_fresh_frames(server: RtspCamera) -> None:
     camera.start()
     try:
         assert wait_for(lambda: camera.health().online, 10) is not None, camera.health()
-        time.sleep(2.0)
+        # The rate settles once the connect's burst is out of the 5 s window (later on a loaded box).
+        assert wait_for(lambda: 9.0 <= camera.health().fps_in <= 15.0, 20) is not None, camera.health()
         h = camera.health()
         frame = camera.slot.peek()
         assert frame is not None
         assert (frame.width, frame.height) == (1280, 720)
         assert 9.0 <= h.fps_in <= 15.0, h  # the clip is served at 12 fps
         assert h.last_frame_age_s is not None
-        assert h.last_frame_age_s < 0.5
-        assert time.monotonic() - frame.monotonic < 0.5
+        # Fresh, not queued up (a buffered stream would lag by seconds); generous for a loaded box.
+        assert h.last_frame_age_s < 1.5, h
+        assert time.monotonic() - frame.monotonic < 1.5
     finally:
         camera.stop()
 
@@ -84,7 +86,9 @@ def test_killed_camera_goes_offline_and_returns_without_leaks(server: RtspCamera
             assert back_after is not None, f"cycle {cycle}: no frames {BACKOFF_BOUND_S:.1f} s after the restart"
             assert camera.health().online
         assert camera.health().reconnects >= 5
-        time.sleep(0.5)
+        # The last dead connection's reader closes its descriptors and ends on its own time.
+        settled = wait_for(lambda: open_fds() <= fds + 2 and threading.active_count() <= threads, 10)
+        assert settled is not None, (open_fds(), fds, threading.active_count(), threads)
         assert open_fds() <= fds + 2, "file descriptors leak across reconnects"
         assert threading.active_count() <= threads, "threads leak across reconnects"
     finally:
@@ -103,8 +107,9 @@ def test_frozen_camera_is_a_stall_not_a_hang(server: RtspCamera) -> None:
             started = time.monotonic()
             camera.health()
             slowest = max(slowest, time.monotonic() - started)
-            time.sleep(0.1)
-        assert slowest < 0.1
+            time.sleep(0.1)  # pacing: 40 looks over 4 s of the blocked read
+        # Generous (a loaded box may deschedule a call): it never waited on the reader's 3 s read.
+        assert slowest < 1.0, slowest
         assert wait_for(lambda: camera.health().stalls >= 1, 10) is not None, camera.health()
         server.thaw()
         assert wait_for(lambda: camera.health().online, 15) is not None, camera.health()
@@ -134,7 +139,9 @@ def test_video_file_source_is_paced_and_loops(person_clip: ClipInfo) -> None:
     camera.start()
     try:
         assert wait_for(lambda: camera.health().online, 5) is not None
-        time.sleep(person_clip.seconds + 1.5)  # past the end: the demo camera loops
+        # Past the end of the clip: the demo camera loops (its sequence goes on past the clip's frames).
+        looped = wait_for(lambda: has_frame_after(camera, person_clip.frames), person_clip.seconds + 30)
+        assert looped is not None, camera.health()
         h = camera.health()
         frame = camera.slot.peek()
         assert h.online, h
@@ -157,7 +164,8 @@ def test_http_mjpeg_camera(person_clip: ClipInfo) -> None:
         camera.start()
         try:
             assert wait_for(lambda: camera.health().online, 10) is not None, camera.health()
-            time.sleep(1.5)
+            # A rate needs a few frames in the window (later on a loaded box).
+            assert wait_for(lambda: 6.0 <= camera.health().fps_in <= 14.0, 15) is not None, camera.health()
             frame = camera.slot.peek()
             assert frame is not None
             assert (frame.width, frame.height) == (1280, 720)

@@ -16,7 +16,7 @@ from app.capture import Backoff, Camera, VideoSource
 from app.demo.clip import ClipInfo
 from app.record import Packet
 from app.record.nal import parameter_sets
-from tests.capture.test_camera import wait_for
+from tests.capture.test_camera import has_frame_after, wait_for
 from tests.support.mjpeg import MjpegCamera
 from tests.support.rtsp import RtspCamera
 
@@ -124,7 +124,7 @@ def test_a_failing_sink_never_stops_capture(person_clip: ClipInfo, rtsp_cameras:
     try:
         assert wait_for(lambda: camera.sink_errors >= 24, 15) is not None, camera.health()
         seq = camera.slot.peek().seq  # type: ignore[union-attr]
-        time.sleep(1.0)
+        assert wait_for(lambda: has_frame_after(camera, seq), 10) is not None, camera.health()
         assert camera.slot.peek().seq > seq  # type: ignore[union-attr]
         assert camera.health().online
         assert camera.health().reconnects == 0
@@ -142,7 +142,8 @@ def test_mjpeg_over_http_gives_frames_and_no_packets(person_clip: ClipInfo) -> N
         camera.start()
         try:
             assert wait_for(lambda: camera.health().online, 10) is not None, camera.health()
-            time.sleep(1.0)
+            # Ten frames read: had the source any packets to hand out, the sink would have some by now.
+            assert wait_for(lambda: has_frame_after(camera, 10), 15) is not None, camera.health()
             frame = camera.slot.peek()
             assert frame is not None
             assert (frame.width, frame.height) == (1280, 720)

@@ -61,18 +61,23 @@ class Bench:
 
     def __init__(self, fallback: Detector, *, plugged: bool = True, quiet_absence: bool = False) -> None:
         self.plugged = plugged
+        self.presence_checks = 0  # how often the supervisor (its prober) looked for the device
         self.next_tpu: Callable[[], FakeTpu] = FakeTpu
         self.tpus: list[FakeTpu] = []
         self.states: list[DetectorState] = []
         self.supervisor = SupervisedDetector(
             self._open,
             fallback,
-            present=lambda: self.plugged,
+            present=self._present,
             timeouts=DetectTimeouts(hang_s=1.0),
             probe_s=0.2,
             quiet_absence=quiet_absence,
         )
         self.supervisor.add_listener(self.states.append)
+
+    def _present(self) -> bool:
+        self.presence_checks += 1
+        return self.plugged
 
     def _open(self) -> FakeTpu:
         if not self.plugged:
@@ -171,9 +176,12 @@ def test_a_hung_tpu_is_abandoned_within_seconds(make_bench: Callable[..., Bench]
     assert sup.state().degraded is not None
     assert "did not answer" in (sup.state().degraded or "")
     # The next calls go straight to the CPU: no waiting on the wedged TPU again.
+    wedged, asked = bench.tpu, bench.tpu.calls
     started = time.monotonic()
     assert people(sup.detect(ASTRONAUT, 0.3))
-    assert time.monotonic() - started < 0.5
+    assert wedged.calls == asked  # the wedged TPU was not even asked
+    # Generous (a loaded box runs the CPU model slowly): far below the TPU's 30 s hang.
+    assert time.monotonic() - started < 5.0
 
 
 def test_an_unplugged_tpu_comes_back_by_itself_after_the_self_test(make_bench: Callable[..., Bench]) -> None:
@@ -183,7 +191,9 @@ def test_an_unplugged_tpu_comes_back_by_itself_after_the_self_test(make_bench: C
     bench.plugged = False
     sup.detect(ASTRONAUT, 0.3)
     assert sup.info.backend == "cpu"
-    time.sleep(0.6)  # unplugged: the prober does not even try
+    # Unplugged: the prober looks (three more times) but does not even try to open it.
+    checks = bench.presence_checks
+    assert wait_until(lambda: bench.presence_checks >= checks + 3, 10), bench.presence_checks
     assert len(bench.tpus) == 1
     bench.plugged = True  # replugged: a fresh, healthy device
     assert wait_until(lambda: sup.info.backend == "edgetpu", 5.0)
@@ -201,7 +211,8 @@ def test_a_returning_tpu_that_fails_the_self_test_is_not_trusted(make_bench: Cal
     bench.tpu.fail.set()
     sup.detect(ASTRONAUT, 0.3)
     assert wait_until(lambda: len(bench.tpus) >= 2, 5.0)
-    time.sleep(0.3)
+    # The self-test's verdict is the event: once it is announced, the switch was decided against.
+    assert wait_until(lambda: "self-test failed" in (sup.state().degraded or ""), 10), sup.state()
     state = sup.state()
     assert state.info.backend == "cpu"
     assert "self-test failed" in (state.degraded or "")

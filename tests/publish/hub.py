@@ -7,6 +7,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from app.domain import Alert, Box, Frame, Track
 from app.publish.bridge import MqttBridge
 from app.store import Store
 from tests.support.mosquitto import Mosquitto
+from tests.support.waiting import wait_until
 
 
 class Subscriber:
@@ -36,8 +38,10 @@ class Subscriber:
         self._client.on_subscribe = lambda *_a: subscribed.set()
         self._client.connect(broker.host, int(broker.port or 0))
         self._client.loop_start()
+        # Its own marker topic (outside edgewatch/#): see `until_marker`.
+        self.marker = f"edgewatch-test/marker/{uuid.uuid4().hex}"
         if topics:  # none: a client that only publishes
-            self._client.subscribe([(t, 1) for t in topics])
+            self._client.subscribe([(t, 1) for t in (*topics, self.marker)])
             assert subscribed.wait(5)
 
     def next(self, topic: str, timeout: float = 15.0) -> tuple[bytes, bool]:
@@ -78,6 +82,24 @@ class Subscriber:
                 out.append(payload)
         return out
 
+    def until_marker(self, timeout: float = 15.0) -> list[tuple[str, bytes, bool]]:
+        """Every message (topic, payload, retained) the broker had handled for this subscriber when
+        called, in arrival order. The broker queues what it forwards per subscriber, QoS 1 in order
+        (QoS 0 is never held back): a QoS 1 marker published now is queued behind all of it."""
+        self.publish(self.marker, b"end")
+        out: list[tuple[str, bytes, bool]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"the marker on {self.marker} never came back"
+            try:
+                got = self.messages.get(timeout=left)
+            except queue.Empty:
+                continue
+            if got[0] == self.marker:
+                return out
+            out.append(got)
+
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
@@ -95,16 +117,19 @@ def subscriber(broker: Mosquitto, *topics: str) -> Iterator[Subscriber]:
         sub.close()
 
 
-def retained(broker: Mosquitto, topic: str, settle: float = 0.5) -> dict[str, bytes]:
-    """What a hub connecting now is handed as retained under `topic` (a filter)."""
+def retained(broker: Mosquitto, topic: str) -> dict[str, bytes]:
+    """What a hub connecting now is handed as retained under `topic` (a filter). The broker queues
+    a subscription's retained messages as it handles the SUBSCRIBE, so the marker that
+    `until_marker` publishes after the SUBACK comes behind every one of them."""
     with subscriber(broker, topic) as fresh:
-        time.sleep(settle)
-        out = {}
-        while not fresh.messages.empty():
-            got, payload, was_retained = fresh.messages.get()
-            if was_retained:
-                out[got] = payload
-        return out
+        return {got: payload for got, payload, was_retained in fresh.until_marker() if was_retained}
+
+
+def online(broker: Mosquitto, node: str = "garage-pi", timeout: float = 15.0) -> bool:
+    """True once the broker holds the box's retained `online`: a connect's last message, published
+    after its states and discovery on the same connection, so the broker holds those too."""
+    topic = f"edgewatch/{node}/available"
+    return wait_until(lambda: retained(broker, topic) == {topic: b"online"}, timeout)
 
 
 def mqtt_config(source: str, broker: Mosquitto, rules: str = "", extra: str = "") -> Config:

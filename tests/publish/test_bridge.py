@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from app.detect.engine import TfliteDetector
 from app.publish.bridge import MqttBridge
 from app.run.service import Service
 from app.store import Store
-from tests.publish.hub import Clock, Control, alert, mqtt_config, running_bridge, subscriber
+from tests.publish.hub import Clock, Control, alert, mqtt_config, online, running_bridge, subscriber
 from tests.support.mosquitto import Mosquitto
 from tests.support.waiting import wait_until
 
@@ -117,9 +116,10 @@ def test_available_goes_offline_by_last_will_and_back_online(
     try:
         with subscriber(broker, "edgewatch/garage-pi/available") as sub:
             assert sub.next("edgewatch/garage-pi/available", timeout=30)[0] == b"online"
-        proc.send_signal(signal.SIGKILL)  # no goodbye: only the broker's last will can say it
-        proc.wait(10)
-        time.sleep(0.5)
+            proc.send_signal(signal.SIGKILL)  # no goodbye: only the broker's last will can say it
+            proc.wait(10)
+            # The broker publishes the will once it sees the connection drop: a hub already listening hears it.
+            assert sub.next("edgewatch/garage-pi/available", timeout=10)[0] == b"offline"
         with subscriber(broker, "edgewatch/garage-pi/available") as fresh:
             payload, retained = fresh.next("edgewatch/garage-pi/available", timeout=10)
             assert (payload, retained) == (b"offline", True)
@@ -139,7 +139,7 @@ def test_discovery_is_republished_when_home_assistant_comes_online(
     config = mqtt_config("/nonexistent.mp4", broker, "rules: [{name: porch, objects: [person]}]\n")
     with running_bridge(config, tmp_path) as (bridge, _store):
         assert wait_until(lambda: bridge.client.connected, 10)
-        time.sleep(1.0)  # published by now: a hub that connects later gets it retained
+        assert online(broker)  # its discovery is on the broker too: a hub that connects later gets it retained
         with subscriber(broker, "homeassistant/#") as sub:
             payload, retained = sub.next("homeassistant/select/garage-pi/+/config")
             assert retained
@@ -165,7 +165,11 @@ def test_commands_are_validated_applied_and_echoed(mosquitto_broker: Callable[..
                 sub.publish("edgewatch/garage-pi/mode/set", junk)
                 sub.publish("edgewatch/garage-pi/drive/enabled/set", junk)
             sub.publish("edgewatch/garage-pi/nocam/enabled/set", b"OFF")
-            time.sleep(1.0)
+            # A valid command last, one that changes nothing (drive is on): the bridge handles one
+            # publisher's commands in order, so its echo comes after whatever the junk caused.
+            sub.publish("edgewatch/garage-pi/drive/enabled/set", b"ON")
+            echoes = sub.collect("edgewatch/garage-pi/drive/enabled", timeout=15)
+            assert echoes == [("edgewatch/garage-pi/drive/enabled", b"ON")]  # the junk echoed nothing
             assert control.mode is Mode.AWAY
             assert control.enabled == {"drive": True}
             assert bridge.client.connected  # nothing crashed the network thread
@@ -192,10 +196,11 @@ def test_two_boxes_on_one_broker_never_collide(mosquitto_broker: Callable[..., M
         with subscriber(broker, "homeassistant/#", "edgewatch/#") as sub:
             for b in bridges:
                 b.start()
-            time.sleep(2.0)
+            # Both connects done (each box's `online` is its last), then all they sent is in `sub`.
+            assert online(broker, "garage-pi")
+            assert online(broker, "front-pi")
             seen: dict[str, list[bytes]] = {}
-            while not sub.messages.empty():
-                topic, payload, _ = sub.messages.get()
+            for topic, payload, _ in sub.until_marker():
                 seen.setdefault(topic, []).append(payload)
         owner = {
             json.loads(p)["unique_id"]: t for t, ps in seen.items() if t.startswith("homeassistant/") for p in ps if p
@@ -217,7 +222,8 @@ def test_two_boxes_on_one_broker_never_collide(mosquitto_broker: Callable[..., M
 def _no_leftover_threads() -> Iterator[None]:
     before = threading.active_count()
     yield
-    time.sleep(0.2)
+    # The bridges' threads end after stop() returns: wait for them to go, then hold the bound.
+    wait_until(lambda: threading.active_count() <= before + 2, 10)
     assert threading.active_count() <= before + 2
 
 
@@ -280,15 +286,10 @@ def test_every_class_in_use_has_a_count_sensor_and_a_retained_zero_at_connect(
     config = mqtt_config("/nonexistent.mp4", broker, objects, extra=", frigate_compat: true")
     with running_bridge(config, tmp_path) as (bridge, _store):
         assert wait_until(lambda: bridge.client.connected, 10)
-        time.sleep(1.0)  # published by now: a hub that connects later gets them retained
+        assert online(broker)  # the connect's zeros and sensors are on the broker: a later hub gets them retained
         with subscriber(broker, "edgewatch/garage-pi/drive/+", "frigate/#", "homeassistant/sensor/#") as sub:
             seen: dict[str, tuple[bytes, bool]] = {}
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline:
-                try:
-                    topic, payload, retained = sub.messages.get(timeout=0.1)
-                except queue.Empty:
-                    continue
+            for topic, payload, retained in sub.until_marker():  # every retained one, then the marker
                 seen[topic] = (payload, retained)
     slugs = ("person", "sports_ball", "hair_drier", "car")  # the tracked classes and the rule's
     for slug in slugs:

@@ -9,7 +9,6 @@ import logging
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.publish.hub import (
     alert,
     discovered,
     mqtt_config,
+    online,
     outcome,
     retained,
     running_bridge,
@@ -47,13 +47,14 @@ Broker = Callable[..., Mosquitto]
 def _no_leftover_threads() -> Iterator[None]:
     before = threading.active_count()
     yield
-    time.sleep(0.2)
+    # The bridges' threads end after stop() returns: wait for them to go, then hold the bound.
+    wait_until(lambda: threading.active_count() <= before + 2, 10)
     assert threading.active_count() <= before + 2
 
 
-def connected(bridge: MqttBridge) -> None:
+def connected(bridge: MqttBridge, broker: Mosquitto) -> None:
     assert wait_until(lambda: bridge.client.connected, 10), bridge.client.status()
-    time.sleep(0.5)  # the connect's retained states and discovery are on the broker by now
+    assert online(broker), retained(broker, f"{P}/available")  # the connect's states and discovery too
 
 
 def latest(sub: Subscriber, state: dict[str, bytes], wait: float = 1.0) -> dict[str, bytes]:
@@ -87,7 +88,7 @@ def test_the_device_links_to_the_dashboard_as_a_browser_on_the_lan_opens_it(
     for n, (api, expected) in enumerate(cases):
         config = mqtt_config("/nonexistent.mp4", broker, api)
         with running_bridge(config, tmp_path / str(n)) as (bridge, store):
-            connected(bridge)
+            connected(bridge, broker)
             entities = discovery_now(broker)
             with subscriber(broker, f"{P}/alerts") as hub:
                 sent = alert(n)
@@ -114,7 +115,7 @@ def test_turning_a_camera_off_zeroes_its_counts_motion_and_rules_at_once(
     )
     control = Control(cameras=("drive", "side"))
     with running_bridge(config, tmp_path, control) as (bridge, store), subscriber(broker, f"{P}/#") as hub:
-        connected(bridge)
+        connected(bridge, broker)
         bridge.on_outcome(outcome("drive", ("person", "person")))
         bridge.on_outcome(outcome("side", ("person",)))
         for n, camera in ((1, "drive"), (2, "side")):
@@ -158,7 +159,7 @@ def test_entities_are_named_for_people_with_classes_and_icons(mosquitto_broker: 
         "  - {name: cars, objects: [vehicle], title: Car on the drive}\n"
     )
     with running_bridge(config, tmp_path, Control(cameras=("garage", "side_yard"))) as (bridge, _store):
-        connected(bridge)
+        connected(bridge, broker)
         entities = discovery_now(broker)
     names = {oid: e["name"] for oid, e in entities.items()}
     assert names["mode"] == "Mode"
@@ -200,7 +201,7 @@ def test_a_person_only_model_gets_a_person_count_only(
         service.start()
         try:
             assert service.bridge is not None
-            connected(service.bridge)
+            connected(service.bridge, broker)
             sensors = discovered(list(retained(broker, "homeassistant/sensor/#").items()))
             states = retained(broker, f"{P}/drive/+")
         finally:
@@ -217,7 +218,7 @@ def test_each_fresh_alert_fires_its_rules_event_entity(mosquitto_broker: Broker,
     broker = mosquitto_broker()
     config = mqtt_config("/nonexistent.mp4", broker, "rules: [{name: porch, objects: [person, dog]}]\n")
     with running_bridge(config, tmp_path) as (bridge, store):
-        connected(bridge)
+        connected(bridge, broker)
         event = discovery_now(broker)["event_porch"]
         with subscriber(broker, f"{P}/rules/porch/event", f"{P}/alerts") as hub:
             fresh, stale = alert(1), alert(2, age=600)  # the stale one waited out a 10-minute outage
@@ -248,7 +249,7 @@ def test_the_snapshot_image_entity_exists_only_when_snapshots_are_opted_in(
     for enabled in (False, True):
         config = mqtt_config("/nonexistent.mp4", broker, extra=f", snapshots: {str(enabled).lower()}")
         with running_bridge(config, tmp_path / str(enabled)) as (bridge, _store):
-            connected(bridge)
+            connected(bridge, broker)
             found[enabled] = discovered(list(retained(broker, "homeassistant/image/#").items()))
     assert found[False] == {}
     image = found[True]["snapshot_drive"]
@@ -329,13 +330,13 @@ def test_retained_commands_are_ignored_and_cleared_at_start_and_at_every_reconne
     control = Control()
 
     def commands_retained() -> set[str]:
-        return {t for t in retained(broker, f"{P}/#", settle=0.3) if t.endswith("/set")}
+        return {t for t in retained(broker, f"{P}/#") if t.endswith("/set")}
 
     with subscriber(broker) as someone:
         someone.publish(f"{P}/mode/set", b"disarmed", retain=True)
         someone.publish(f"{P}/drive/enabled/set", b"OFF", retain=True)
         with running_bridge(config, tmp_path, control) as (bridge, _store):
-            connected(bridge)
+            connected(bridge, broker)
             assert (control.mode, control.enabled["drive"]) == (Mode.AWAY, True)
             assert retained(broker, f"{P}/mode") == {f"{P}/mode": b"away"}
             assert wait_until(lambda: not commands_retained(), 5)  # cleared from the broker
@@ -372,13 +373,19 @@ def test_the_client_id_cannot_be_guessed_and_a_namesake_cannot_knock_the_box_off
             bridge = MqttBridge(config, Control(), store)
             bridge.start()
             try:
-                connected(bridge)
-                ids.append(NEW_CLIENT.findall(broker.log())[-1])
+                connected(bridge, broker)
+                # the box's (the hubs that looked at the broker in between have ids of their own)
+                ids.append([c for c in NEW_CLIENT.findall(broker.log()) if c.startswith("edgewatch-")][-1])
                 if len(ids) == 1:  # someone connects with the id the box used to have
                     namesake = paho.Client(CallbackAPIVersion.VERSION2, client_id="edgewatch-garage-pi")
                     namesake.connect(broker.host, int(broker.port or 0))
                     namesake.loop_start()
-                    time.sleep(1.5)
+                    # The broker decides on a clash while it handles the CONNECT, before it answers:
+                    # once the namesake is connected, a clash would already be in the log; and a
+                    # subscriber's later SUBACK proves the broker has got past that connect.
+                    assert wait_until(namesake.is_connected, 10), broker.log()[-2000:]
+                    assert "edgewatch-garage-pi" in NEW_CLIENT.findall(broker.log()), broker.log()[-2000:]
+                    retained(broker, f"{P}/available")  # a round trip through the broker after it
                     namesake.loop_stop()
                     namesake.disconnect()
                     assert bridge.client.connected
@@ -402,7 +409,7 @@ def test_a_flood_of_bad_commands_is_one_warning(
     config = mqtt_config("/nonexistent.mp4", broker)
     control = Control()
     with running_bridge(config, tmp_path, control) as (bridge, _store), subscriber(broker) as someone:
-        connected(bridge)
+        connected(bridge, broker)
         for _ in range(300):
             someone.publish(f"{P}/mode/set", b"holiday")
         someone.publish(f"{P}/mode/set", b"night")  # a good one after them: all 300 were handled by then
@@ -416,7 +423,7 @@ def test_a_flood_of_online_announcements_is_one_republish(mosquitto_broker: Brok
     config = mqtt_config("/nonexistent.mp4", broker)
     mode_config = "homeassistant/select/garage-pi/mode/config"
     with running_bridge(config, tmp_path) as (bridge, _store), subscriber(broker, mode_config) as hub:
-        connected(bridge)
+        connected(bridge, broker)
         assert len(hub.drain(mode_config, wait=0.5)) == 1  # the connect's own discovery
         for _ in range(100):
             hub.publish("homeassistant/status", b"online")

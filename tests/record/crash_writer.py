@@ -31,7 +31,7 @@ def main(source: Path, folder: Path) -> None:
         writer.write(packet)
         print(f"packet {n}", flush=True)
         if n >= FAST:
-            time.sleep(1 / 12)
+            time.sleep(1 / 12)  # paced like a 12 fps camera, so the kill lands mid-segment
     writer.close()
     print("done", flush=True)
 

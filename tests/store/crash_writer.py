@@ -67,7 +67,7 @@ def reader(store: Store) -> None:
 def janitor(store: Store) -> None:
     while True:
         store.enforce_retention(time.time())
-        time.sleep(0.02)
+        time.sleep(0.02)  # the janitor's own (fast) schedule in this stress writer
 
 
 def alerts_and_state(store: Store, run: str) -> None:

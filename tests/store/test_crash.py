@@ -87,7 +87,7 @@ def test_sigkill_never_corrupts_or_loses_an_acknowledged_alert(tmp_path: Path) -
             while not lines and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert lines[:1] == ["ready\n"], f"writer did not start: {errors.read_text()[-2000:]}"
-            time.sleep(rng.uniform(0.2, 1.0))
+            time.sleep(rng.uniform(0.2, 1.0))  # scenario: the kill lands at a random point of the writes
             assert proc.poll() is None, f"writer died on its own: {errors.read_text()[-2000:]}"
         finally:
             proc.send_signal(signal.SIGKILL)

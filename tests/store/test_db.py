@@ -294,7 +294,8 @@ def test_readers_do_not_wait_for_a_long_write(ev_store: Store) -> None:
         seen = [e.id for e in ev_store.events()]
         alerts = ev_store.alerts()
         took = time.monotonic() - t0
-        assert took < 0.5, f"a read waited {took:.2f} s behind the writer"
+        # Generous for a loaded box: far under the 10 s the writer holds its transaction.
+        assert took < 2.0, f"a read waited {took:.2f} s behind the writer"
         assert seen == [event(1).id]  # the uncommitted row is not visible
         assert alerts == []
     finally:

@@ -53,7 +53,7 @@ class MjpegCamera:
                         head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                         self.wfile.write(head.encode() + jpeg + b"\r\n")
                         i += 1
-                        time.sleep(camera._interval)
+                        time.sleep(camera._interval)  # pacing: the fake camera's frame rate
                 except (BrokenPipeError, ConnectionResetError):
                     return
 
