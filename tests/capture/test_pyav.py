@@ -19,7 +19,8 @@ def test_a_file_is_read_frame_for_frame_without_pacing(person_clip: ClipInfo) ->
         count += 1
     source.close()
     assert count == person_clip.frames  # no GOP silently skipped at the start
-    assert time.monotonic() - started < person_clip.seconds / 2  # faster than real time
+    # Not paced: pacing would take the clip's own length (decoding it takes a tenth of that here).
+    assert time.monotonic() - started < person_clip.seconds * 0.8
     assert source.fps == pytest.approx(person_clip.fps)
 
 
