@@ -76,3 +76,27 @@ def test_one_status_model_is_what_the_api_mqtt_and_metrics_say() -> None:
 def test_storage_not_read_yet_shows_as_zeros_in_the_api() -> None:
     out = status_out(replace(a_status(), storage=None)).model_dump(mode="json")
     assert out["storage"] == {"used_mb": 0.0, "free_mb": 0.0}
+
+
+def test_an_outbox_the_store_cannot_count_keeps_its_last_figure_and_the_status_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.run import status_board
+    from app.store import StoreError
+
+    readings = status_board.StoreReadings(lambda: (1.0, 2.0))
+    answers: list[int | Exception] = [3, StoreError("database is locked")]
+
+    def depth() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    readings.count_outbox(depth)
+    readings.refresh()
+    assert readings.outbox == 3
+    monkeypatch.setattr(status_board, "OUTBOX_TTL_S", 0.0)  # due again at once
+    readings.refresh()  # the store fails: no exception reaches /api/status
+    assert answers == []
+    assert readings.outbox == 3

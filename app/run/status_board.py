@@ -23,6 +23,7 @@ from app.run.recording import Recordings
 from app.run.runner import CameraRunner
 from app.run.timings import OUTBOX_TTL_S, USAGE_TTL_S
 from app.status import CameraStatus, DetectorStatus, MqttInfo, ServiceStatus, StorageInfo
+from app.store import StoreError
 
 UsageFn = Callable[[], tuple[float, float]]  # Store.usage: (MiB used, MiB free)
 CountFn = Callable[[], int]
@@ -71,7 +72,8 @@ class StoreReadings:
                     self._storage = StorageInfo(*self._usage())
                 self._usage_at = time.monotonic()
             if self._outbox is not None and time.monotonic() - self._outbox_at >= OUTBOX_TTL_S:
-                self._depth = self._outbox()
+                with contextlib.suppress(StoreError):  # the store cannot be read now: the last figure answers
+                    self._depth = self._outbox()
                 self._outbox_at = time.monotonic()
         finally:
             self._refreshing.release()
