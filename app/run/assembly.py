@@ -29,7 +29,6 @@ from app.run.metrics import Metrics
 from app.run.recording import RESERVE_BYTES, Recordings
 from app.run.runner import CameraRunner, Listener, TrackLog
 from app.run.status_board import StatusBoard
-from app.run.timings import DETECT_TIMEOUT_S
 from app.store import Store
 
 
@@ -64,7 +63,7 @@ def assemble(
     worker_of = {name: workers[i % len(workers)] for i, name in enumerate(config.cameras)}
     analyses = build_analyses(
         config,
-        lambda name: detect_through(worker_of[name], name, DETECT_TIMEOUT_S),
+        lambda name: detect_through(worker_of[name], name),  # the request timeout of app/detect/timeouts.py
         detectors[0].info.input_size[0],
         mode=saved_mode(store, config.mode),  # persisted across restarts
     )
